@@ -1,0 +1,174 @@
+"""`music-platform`: run the asset graph, prepare the dbt manifest, open the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from music_platform.settings import SettingsError, get_settings
+
+app = typer.Typer(
+    help=(
+        "The music data platform: listening data into a warehouse and recommendations.\n\n"
+        "The environment comes from MUSIC_PLATFORM_ENV (local, dev or prod; default local) and "
+        "data lives under MUSIC_PLATFORM_HOME (default ./.music_platform). See .env.example."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _render_summary(summary_json: dict) -> Table:
+    table = Table(title=f"music-platform run ({summary_json['env']})")
+    table.add_column("asset")
+    table.add_column("partitions", justify="right")
+    table.add_column("rows", justify="right")
+    table.add_column("status")
+    colours = {"materialized": "green", "failed": "red", "skipped": "yellow"}
+    for asset in summary_json["assets"]:
+        status = asset["status"]
+        table.add_row(
+            asset["key"],
+            str(asset["partitions"]),
+            f"{asset['rows']:,}",
+            f"[{colours[status]}]{status}[/]",
+        )
+    checks = summary_json["checks"]
+    table.caption = (
+        f"checks: {checks['passed']} passed, {checks['failed']} failed · "
+        f"{summary_json['seconds']:.1f} s · run {summary_json['run_id']}"
+    )
+    return table
+
+
+@app.command()
+def run(
+    days: Annotated[
+        int, typer.Option(min=1, help="How many of the latest complete days to materialize.")
+    ] = 7,
+    summary: Annotated[
+        Path | None, typer.Option(help="Also write the run summary as JSON to this path.")
+    ] = None,
+) -> None:
+    """Materialize the whole asset graph: the last DAYS daily partitions plus every
+    unpartitioned asset, on the current environment. Exits non-zero when an asset or a
+    blocking check fails, and says which and why."""
+    try:
+        settings = get_settings()
+        settings.ensure_home()
+        from music_platform.lib.connectivity import check_services
+
+        check_services(settings)
+    except SettingsError as error:
+        raise fail(str(error)) from None
+
+    from music_platform import runner
+
+    os.environ["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+    import dagster as dg
+
+    from music_platform.definitions import build_definitions
+    from music_platform.defs.partitions import daily_partitions
+
+    defs = build_definitions()
+    instance = dg.DagsterInstance.get()
+    partition_keys = runner.last_partition_keys(daily_partitions, days)
+    console.print(
+        f"[bold]music-platform[/] env={settings.env.value} home={settings.home_dir} "
+        f"days={partition_keys[0]}..{partition_keys[-1]}"
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=runner.step_count(defs))
+
+        def on_progress(step: str, done: int) -> None:
+            progress.update(task, completed=done, description=f"finished {step}")
+
+        result = runner.run_graph(
+            defs,
+            instance,
+            settings=settings,
+            partition_keys=partition_keys,
+            on_progress=on_progress,
+        )
+    summary_json = result.as_json()
+    Console().print(_render_summary(summary_json))
+    if summary:
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps(summary_json, indent=2))
+    for failure in result.failures:
+        console.print(f"[red]{failure}[/]")
+    for check in result.failed_checks:
+        kind = "blocking check" if check.blocking else "check (warning)"
+        console.print(f"[red]{kind} {check.check} on {check.asset} failed:[/] {check.description}")
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def prepare() -> None:
+    """Parse the dbt project once into its manifest (done automatically when it is stale)."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        raise fail(str(error)) from None
+    from music_platform.defs.warehouse.dbt import PROJECT, ensure_manifest
+
+    path = ensure_manifest(PROJECT)
+    console.print(f"dbt manifest ready for target {settings.dbt_target}: {path}")
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port for the Dagster UI.")] = 3000,
+) -> None:
+    """Start the Dagster UI and daemon on the current environment."""
+    try:
+        settings = get_settings()
+        settings.ensure_home()
+    except SettingsError as error:
+        raise fail(str(error)) from None
+    from music_platform import runner
+
+    os.environ["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            str(runner.REPO_ROOT / "workspace.yaml"),
+            "-p",
+            str(port),
+        ],
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Staging: raw records typed against the contract, with rejects kept and each load atomic.
+
+A daily partition is replaced as a whole in one transaction, so rerunning a day is idempotent
+and a crash mid-load leaves the previous day intact. Rows that fail typing or constraints go to
+the `rejects` table with their reason; the reject rate is a blocking check.
+"""
+
+import uuid
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from music_platform.defs.partitions import (
+    CATALOGUE_FRESHNESS,
+    DAILY_FRESHNESS,
+    daily_partitions,
+    single_run_backfill,
+)
+from music_platform.defs.sources import synthetic
+from music_platform.defs.staging.resources import StagingResource
+from music_platform.lib import schemas
+from music_platform.lib.metadata import table_metadata
+from music_platform.lib.raw_files import raw_path, read_raw
+from music_platform.lib.staging.store import LoadResult
+from music_platform.settings import get_settings
+
+KINDS = {"python"}
+
+
+def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
+    return dg.AssetKey(["staging", contract.name])
+
+
+def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
+    key = staging_key(contract)
+    return [
+        dg.AssetCheckSpec(
+            "reject_rate_within_threshold",
+            asset=key,
+            blocking=True,
+            description="The share of rejected records stays under MUSIC_PLATFORM_MAX_REJECT_RATE.",
+        ),
+        dg.AssetCheckSpec(
+            "no_schema_drift",
+            asset=key,
+            description="The source's columns match the contract: none added, none missing.",
+        ),
+    ]
+
+
+def _split_landing_columns(raw: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """The source's own columns, and which source produced them."""
+    source = raw["_source"][0] if "_source" in raw.columns and raw.height else "unknown"
+    return raw.select(pl.exclude("^_.*$")), source
+
+
+def _check_results(
+    contract: schemas.TableContract, results: list[LoadResult]
+) -> list[dg.AssetCheckResult]:
+    loaded = sum(result.rows_loaded for result in results)
+    rejected = sum(result.rows_rejected for result in results)
+    rate = rejected / max(loaded + rejected, 1)
+    threshold = get_settings().max_reject_rate
+    reasons: dict[str, int] = {}
+    for result in results:
+        for reason, count in result.reject_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    added = sorted({column for result in results for column in result.drift.added})
+    missing = sorted({column for result in results for column in result.drift.missing})
+    worst = ", ".join(
+        f"{reason} ({count})"
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:3]
+    )
+    return [
+        dg.AssetCheckResult(
+            asset_key=staging_key(contract),
+            check_name="reject_rate_within_threshold",
+            passed=rate <= threshold,
+            metadata={
+                "rejected": rejected,
+                "loaded": loaded,
+                "reject_rate": rate,
+                "threshold": threshold,
+                "reasons": dg.MetadataValue.json(reasons),
+            },
+            description=(
+                f"{rejected} of {loaded + rejected} records rejected ({rate:.2%}, limit "
+                f"{threshold:.2%})" + (f"; most common: {worst}" if worst else "")
+            ),
+        ),
+        dg.AssetCheckResult(
+            asset_key=staging_key(contract),
+            check_name="no_schema_drift",
+            passed=not added and not missing,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"added_columns": added, "missing_columns": missing},
+            description=f"added columns: {added or 'none'}; missing columns: {missing or 'none'}",
+        ),
+    ]
+
+
+def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> dict:
+    return {
+        "dagster/row_count": dg.MetadataValue.int(sum(r.rows_loaded for r in results)),
+        "rejected": sum(r.rows_rejected for r in results),
+        "source": source,
+        "received": frame_rows,
+        "load_seconds": round(sum(r.seconds for r in results), 3),
+        "batch_ids": [r.batch_id for r in results],
+    }
+
+
+def _catalogue_asset(contract: schemas.TableContract, raw_key: dg.AssetKey) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=staging_key(contract),
+        deps=[raw_key],
+        description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
+        group_name="staging",
+        kinds=KINDS | {get_settings().staging_backend},
+        freshness_policy=CATALOGUE_FRESHNESS,
+        check_specs=_check_specs(contract),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, staging: StagingResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        raw, source = _split_landing_columns(
+            read_raw(raw_path(get_settings().raw_dir, synthetic.SOURCE, contract.name))
+        )
+        store = staging.store()
+        store.ensure_tables()
+        result = store.replace_table(contract, raw, source=source, batch_id=str(uuid.uuid4()))
+        context.log.info(
+            f"staged {result.rows_loaded} {contract.name}, rejected {result.rows_rejected}"
+        )
+        preview = pl.from_arrow(store.read(contract)).head(10)
+        metadata = _load_metadata(raw.height, [result], source)
+        yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
+        yield from _check_results(contract, [result])
+
+    return _asset
+
+
+staging_artists = _catalogue_asset(schemas.ARTISTS, synthetic.ARTISTS_KEY)
+staging_tracks = _catalogue_asset(schemas.TRACKS, synthetic.TRACKS_KEY)
+staging_users = _catalogue_asset(schemas.USERS, synthetic.USERS_KEY)
+
+
+@dg.asset(
+    key=staging_key(schemas.LISTENS),
+    deps=[synthetic.LISTENS_KEY, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
+    description=(
+        "Typed listening events, one row per event. Events for unknown tracks or users, with "
+        "impossible durations or outside their day are rejected with the reason."
+    ),
+    group_name="staging",
+    kinds=KINDS | {get_settings().staging_backend},
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    freshness_policy=DAILY_FRESHNESS,
+    check_specs=_check_specs(schemas.LISTENS),
+)
+def staging_listens(
+    context: dg.AssetExecutionContext, staging: StagingResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    store = staging.store()
+    store.ensure_tables()
+    known_keys = {
+        "track_id": store.keys(schemas.TRACKS, "track_id"),
+        "user_id": store.keys(schemas.USERS, "user_id"),
+    }
+    raw_dir = get_settings().raw_dir
+    results: list[LoadResult] = []
+    received = 0
+    source = "unknown"
+    for partition_key in context.partition_keys:
+        raw, source = _split_landing_columns(
+            read_raw(raw_path(raw_dir, synthetic.SOURCE, schemas.LISTENS.name, partition_key))
+        )
+        received += raw.height
+        result = store.replace_partition(
+            schemas.LISTENS,
+            raw,
+            partition_key=partition_key,
+            source=source,
+            batch_id=str(uuid.uuid4()),
+            known_keys=known_keys,
+        )
+        context.log.info(
+            f"{partition_key}: staged {result.rows_loaded} events, rejected {result.rows_rejected}"
+        )
+        results.append(result)
+    preview = pl.from_arrow(store.read(schemas.LISTENS, context.partition_keys[-1:])).head(10)
+    yield dg.MaterializeResult(
+        metadata={
+            **table_metadata(preview),
+            **_load_metadata(received, results, source),
+            "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
+        }
+    )
+    yield from _check_results(schemas.LISTENS, results)

@@ -1,0 +1,28 @@
+"""The staging store resource: DuckDB in `local`, PostgreSQL in `dev` and `prod`."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from music_platform.lib.staging.duckdb_store import DuckDBStagingStore
+from music_platform.lib.staging.postgres_store import PostgresStagingStore
+from music_platform.lib.staging.store import StagingStore
+from music_platform.settings import get_settings
+
+
+class StagingResource(dg.ConfigurableResource):
+    """Where typed staging tables live. Connection secrets come from the environment at run time,
+    never from this config, so they never show in the UI."""
+
+    backend: str
+    duckdb_path: str = ""
+    postgres_schema: str = "staging"
+
+    def store(self) -> StagingStore:
+        if self.backend == "duckdb":
+            return DuckDBStagingStore(Path(self.duckdb_path))
+        if self.backend == "postgres":
+            return PostgresStagingStore(
+                get_settings().postgres.conninfo(), schema=self.postgres_schema
+            )
+        raise ValueError(f"unknown staging backend {self.backend!r}: use duckdb or postgres")

@@ -1,0 +1,196 @@
+"""The dbt project as Dagster assets: one multi-asset for catalogue models, one for daily ones.
+
+Models tagged `daily` are incremental and take the run's partition window as the dbt vars
+`min_date`/`max_date`, so a month's backfill is a single dbt invocation. dbt tests become asset
+checks; error-severity tests are blocking.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from music_platform.defs.partitions import (
+    CATALOGUE_FRESHNESS,
+    DAILY_FRESHNESS,
+    daily_partitions,
+    single_run_backfill,
+)
+from music_platform.defs.warehouse.resources import (
+    WarehouseResource,
+    dbt_environment,
+    dbt_project,
+)
+from music_platform.settings import get_settings
+
+DAILY_TAG = "daily"
+LISTEN_DATE = "listen_date"  # every daily model carries the day it belongs to
+GROUPS = {
+    "staging": "dbt_staging",
+    "intermediate": "dbt_intermediate",
+    "marts": "marts",
+    "snapshots": "marts",
+}
+
+
+class MusicPlatformTranslator(DagsterDbtTranslator):
+    """dbt sources are the warehouse landing assets; models group by their layer folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["landing", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else ""
+        if dbt_resource_props["resource_type"] == "snapshot":
+            folder = "snapshots"
+        return GROUPS.get(folder, "marts")
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec
+        daily = DAILY_TAG in props.get("tags", [])
+        return spec.replace_attributes(
+            freshness_policy=DAILY_FRESHNESS if daily else CATALOGUE_FRESHNESS
+        )
+
+
+TRANSLATOR = MusicPlatformTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+)
+
+
+def _sources_newer_than(manifest: Path, project_dir: Path) -> bool:
+    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in ("models", "macros", "snapshots", "tests", "seeds"):
+        sources.extend(path for path in (project_dir / folder).rglob("*") if path.is_file())
+    built = manifest.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in sources if path.exists())
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parse the dbt project once, when its manifest is missing or older than its sources.
+
+    Parsing costs seconds, so it must not happen at every import (the multiprocess executor
+    re-imports the definitions in every step).
+    """
+    manifest = project.manifest_path
+    if manifest.exists() and not _sources_newer_than(manifest, project.project_dir):
+        return manifest
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "parse",
+            "--quiet",
+            "--target",
+            project.target or "duckdb",
+        ],
+        cwd=project.project_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **dbt_environment(get_settings())},
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"dbt parse failed in {project.project_dir}:\n{completed.stdout}{completed.stderr}"
+        )
+    return manifest
+
+
+PROJECT = dbt_project(get_settings().dbt_target)
+MANIFEST = ensure_manifest(PROJECT)
+
+
+def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's partition window as inclusive dates for the incremental models."""
+    window = context.partition_time_window
+    return {
+        "min_date": window.start.date().isoformat(),
+        "max_date": (window.end - timedelta(days=1)).date().isoformat(),
+    }
+
+
+def with_row_counts(
+    invocation: DbtCliInvocation,
+    warehouse: WarehouseResource,
+    *,
+    window: tuple[str, str] | None = None,
+) -> Iterator[Any]:
+    """Attach `dagster/row_count` to each model's output once dbt has finished.
+
+    For daily models the count covers the run's window, so it says what this run wrote.
+    """
+    buffered = list(invocation.stream())
+    nodes = invocation.get_artifact("manifest.json")["nodes"]
+    relations = {}
+    for event in buffered:
+        if isinstance(event, dg.Output):
+            node = nodes.get(event.metadata.get("unique_id", dg.MetadataValue.text("")).value)
+            if node and node.get("relation_name"):
+                relations[event.output_name] = node["relation_name"]
+    counts = warehouse.client().relation_row_counts(
+        relations, date_column=LISTEN_DATE if window else None, window=window
+    )
+    for event in buffered:
+        if isinstance(event, dg.Output) and event.output_name in counts:
+            yield event.with_metadata(
+                {
+                    **event.metadata,
+                    "dagster/row_count": dg.MetadataValue.int(counts[event.output_name]),
+                }
+            )
+        else:
+            yield event
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=PROJECT,
+    exclude=f"tag:{DAILY_TAG}",
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_catalogue_models",
+)
+def dbt_catalogue_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    yield from with_row_counts(dbt.cli(["build"], context=context), warehouse)
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=PROJECT,
+    select=f"tag:{DAILY_TAG}",
+    dagster_dbt_translator=TRANSLATOR,
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    name="dbt_daily_models",
+)
+def dbt_daily_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    dbt_vars = partition_vars(context)
+    context.log.info(f"building daily models for {dbt_vars}")
+    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+    yield from with_row_counts(
+        invocation, warehouse, window=(dbt_vars["min_date"], dbt_vars["max_date"])
+    )

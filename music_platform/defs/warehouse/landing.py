@@ -1,0 +1,99 @@
+"""Loading the warehouse from staging (ELT): each staged table lands in `landing.<table>`.
+
+Daily tables are copied a partition at a time as Arrow, so the warehouse grows incrementally and
+dbt's `landing` source always mirrors what staging accepted.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from music_platform.defs.partitions import (
+    CATALOGUE_FRESHNESS,
+    DAILY_FRESHNESS,
+    daily_partitions,
+    single_run_backfill,
+)
+from music_platform.defs.staging.assets import staging_key
+from music_platform.defs.staging.resources import StagingResource
+from music_platform.defs.warehouse.resources import WarehouseResource
+from music_platform.lib import schemas
+from music_platform.lib.metadata import markdown_preview
+from music_platform.settings import get_settings
+
+
+def landing_key(contract: schemas.TableContract) -> dg.AssetKey:
+    return dg.AssetKey(["landing", contract.name])
+
+
+def _reconciles_spec(contract: schemas.TableContract) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "reconciles_with_staging",
+        asset=landing_key(contract),
+        blocking=True,
+        description="The warehouse holds exactly the rows staging accepted.",
+    )
+
+
+def _reconciliation(
+    contract: schemas.TableContract, staged: int, landed: int
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=landing_key(contract),
+        check_name="reconciles_with_staging",
+        passed=staged == landed,
+        metadata={"staged_rows": staged, "landed_rows": landed},
+        description=f"staging has {staged} rows, the warehouse {landed}",
+    )
+
+
+def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
+    partitioned = contract.partition_column is not None
+
+    @dg.asset(
+        key=landing_key(contract),
+        deps=[staging_key(contract)],
+        description=f"Staged {contract.name} copied into the warehouse for dbt's `landing` source.",
+        group_name="warehouse",
+        kinds={"python", get_settings().warehouse_backend},
+        partitions_def=daily_partitions if partitioned else None,
+        backfill_policy=single_run_backfill if partitioned else None,
+        freshness_policy=DAILY_FRESHNESS if partitioned else CATALOGUE_FRESHNESS,
+        check_specs=[_reconciles_spec(contract)],
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        staging: StagingResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        store = staging.store()
+        client = warehouse.client()
+        if partitioned:
+            keys = context.partition_keys
+            data = store.read(contract, keys)
+            written = client.replace_partitions(
+                contract.name, data, partition_column=contract.partition_column, partition_keys=keys
+            )
+            landed = client.count(
+                contract.name, partition_column=contract.partition_column, partition_keys=keys
+            )
+            staged = sum(store.count(contract, key) for key in keys)
+        else:
+            data = store.read(contract)
+            written = client.replace_table(contract.name, data)
+            landed = client.count(contract.name)
+            staged = store.count(contract)
+        context.log.info(f"landed {written} {contract.name} rows in the warehouse")
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(written),
+                "preview": markdown_preview(pl.from_arrow(data.slice(0, 10))),
+            }
+        )
+        yield _reconciliation(contract, staged, landed)
+
+    return _asset
+
+
+landing_assets = [_landing_asset(contract) for contract in schemas.ALL_TABLES]

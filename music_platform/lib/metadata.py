@@ -1,0 +1,39 @@
+"""Materialization metadata shared by every layer: row counts and a markdown preview."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+PREVIEW_ROWS = 10
+
+
+def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
+    """The first rows as a markdown table, with long text cut so the table stays readable."""
+    head = frame.head(rows).with_columns(
+        pl.col(pl.String).str.slice(0, 40),
+    )
+    with pl.Config(
+        tbl_formatting="MARKDOWN",
+        tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True,
+        tbl_rows=rows,
+        tbl_cols=-1,
+        tbl_width_chars=10_000,
+        fmt_str_lengths=40,
+    ):
+        return dg.MetadataValue.md(str(head))
+
+
+def table_metadata(
+    frame: pl.DataFrame, *, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Row count (Dagster's standard key, shown in the UI), preview and any extra figures."""
+    return {
+        "dagster/row_count": dg.MetadataValue.int(frame.height),
+        "preview": markdown_preview(frame),
+        **(extra or {}),
+    }

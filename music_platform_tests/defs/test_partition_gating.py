@@ -1,0 +1,119 @@
+"""Blocking checks stop a bad partition from flowing on; reruns of a partition are idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from music_platform_tests.platform_env import applied, platform_environment
+
+pytestmark = pytest.mark.slow
+
+RAW_LISTENS = dg.AssetKey(["raw", "synthetic", "listens"])
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The local platform on a throwaway home, with two days already materialized."""
+    home = tmp_path_factory.mktemp("home")
+    with applied(platform_environment(home)):
+        from music_platform import runner
+        from music_platform.definitions import build_definitions
+        from music_platform.defs.partitions import daily_partitions
+        from music_platform.settings import get_settings
+
+        settings = get_settings()
+        defs = build_definitions()
+        instance = dg.DagsterInstance.ephemeral()
+        keys = runner.last_partition_keys(daily_partitions, 2)
+        first = runner.run_graph(defs, instance, settings=settings, partition_keys=keys)
+        assert first.ok, first.failures + [c.description for c in first.failed_checks]
+        yield {"home": home, "defs": defs, "instance": instance, "keys": keys, "settings": settings}
+
+
+def _counts(home: Path, day: str) -> dict[str, int]:
+    with duckdb.connect(str(home / "staging.duckdb"), read_only=True) as staging:
+        staged = staging.execute(
+            "SELECT COUNT(*) FROM staging.listens WHERE listen_date = ?", [day]
+        ).fetchone()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as warehouse:
+        landed = warehouse.execute(
+            "SELECT COUNT(*) FROM landing.listens WHERE listen_date = ?", [day]
+        ).fetchone()
+        facts = warehouse.execute(
+            "SELECT COUNT(*) FROM main.fct_listens WHERE listen_date = ?", [day]
+        ).fetchone()
+    return {"staging": staged[0], "landing": landed[0], "facts": facts[0]}
+
+
+def _downstream_of_raw(defs: dg.Definitions) -> list[dg.AssetKey]:
+    graph = defs.resolve_asset_graph()
+    selection = dg.AssetSelection.assets(RAW_LISTENS).downstream() - dg.AssetSelection.assets(
+        RAW_LISTENS
+    )
+    return sorted(selection.resolve(graph), key=lambda key: key.to_user_string())
+
+
+def _run_partition(platform: dict, day: str) -> dg.ExecuteInProcessResult:
+    with applied(platform_environment(platform["home"])):
+        job = platform["defs"].resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(
+            instance=platform["instance"],
+            partition_key=day,
+            asset_selection=_downstream_of_raw(platform["defs"]),
+            raise_on_error=False,
+        )
+
+
+def test_rerunning_a_partition_gives_the_same_counts(platform: dict) -> None:
+    day = platform["keys"][0]
+    before = _counts(platform["home"], day)
+    assert before["staging"] > 0
+    assert before["staging"] == before["landing"] == before["facts"]
+    for _ in range(2):
+        result = _run_partition(platform, day)
+        assert result.success
+        assert _counts(platform["home"], day) == before
+
+
+def test_corrupted_partition_fails_its_blocking_check_and_stops_downstream(
+    platform: dict,
+) -> None:
+    from music_platform.lib.raw_files import raw_path, write_raw
+
+    day = platform["keys"][-1]
+    before = _counts(platform["home"], day)
+    path = raw_path(platform["settings"].raw_dir, "synthetic", "listens", day)
+    raw = pl.read_parquet(path).with_row_index("position")
+    corrupted = raw.with_columns(
+        ms_played=pl.when(pl.col("position") % 3 == 0).then(-5_000).otherwise(pl.col("ms_played")),
+        track_id=pl.when(pl.col("position") % 3 == 1)
+        .then(pl.lit("no-such-track"))
+        .otherwise(pl.col("track_id")),
+    ).drop("position")
+    write_raw(corrupted, path)
+
+    result = _run_partition(platform, day)
+
+    assert not result.success
+    checks = {
+        evaluation.check_name: evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.asset_key == dg.AssetKey(["staging", "listens"])
+    }
+    assert not checks["reject_rate_within_threshold"].passed
+    reasons = checks["reject_rate_within_threshold"].metadata["reasons"].value
+    assert any("ms_played" in reason for reason in reasons)
+    assert any("track_id" in reason for reason in reasons)
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert dg.AssetKey(["landing", "listens"]) not in materialized
+    assert dg.AssetKey(["fct_listens"]) not in materialized
+    # The warehouse still holds the day as it was before the bad data arrived.
+    after = _counts(platform["home"], day)
+    assert after["landing"] == before["landing"]
+    assert after["facts"] == before["facts"]
