@@ -24,6 +24,16 @@ class Environment(StrEnum):
     PROD = "prod"
 
 
+class SourceMode(StrEnum):
+    """Which sources feed the platform: `auto` picks per source (live when its keys are set, a
+    local file when one is given, synthetic otherwise); the others force one for every source."""
+
+    AUTO = "auto"
+    SYNTHETIC = "synthetic"
+    FILES = "files"
+    LIVE = "live"
+
+
 class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it and says what to do."""
 
@@ -87,6 +97,77 @@ class SyntheticSettings(BaseSettings):
     events_per_day: int = Field(5000, ge=0)
 
 
+class SourceSettings(BaseSettings):
+    """Credentials and local files of the real sources, under the names each API documents.
+
+    Empty means unset. API roots left empty use each client's public endpoint.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    lastfm_api_key: SecretStr = SecretStr("")
+    lastfm_api_secret: SecretStr = SecretStr("")
+    lastfm_api_root: str = ""
+    lastfm_ca_file: Path | None = None
+    # Whose scrobbles to fetch: Last.fm user names, comma-separated.
+    lastfm_users: str = ""
+    lastfm_requests_per_second: float = Field(5.0, gt=0)
+    # A Last.fm 1K-format scrobbles TSV (userid, timestamp, artist mbid, artist, track mbid, track).
+    lastfm_scrobbles_file: Path | None = None
+    spotify_client_id: str = ""
+    spotify_client_secret: SecretStr = SecretStr("")
+    spotify_api_base: str = ""
+    spotify_auth_url: str = ""
+    spotify_market: str = ""
+    spotify_requests_per_second: float = Field(3.0, gt=0)
+    # Search matches scoring below this are treated as "not on Spotify".
+    spotify_min_confidence: float = Field(0.75, ge=0, le=1)
+    kaggle_username: str = ""
+    kaggle_key: SecretStr = SecretStr("")
+    kaggle_api_token: SecretStr = SecretStr("")
+    kaggle_config_dir: Path | None = None
+    kaggle_dataset: str = "maharshipandya/-spotify-tracks-dataset"
+    # Pin the downloaded zip's sha256; empty trusts the first verified download.
+    kaggle_dataset_sha256: str = ""
+    kaggle_tracks_csv: Path | None = None
+    tidytuesday_songs_csv: Path | None = None
+
+    @field_validator(
+        "lastfm_ca_file",
+        "lastfm_scrobbles_file",
+        "kaggle_config_dir",
+        "kaggle_tracks_csv",
+        "tidytuesday_songs_csv",
+        mode="before",
+    )
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def users(self) -> list[str]:
+        return [name.strip() for name in self.lastfm_users.split(",") if name.strip()]
+
+    @property
+    def has_lastfm_key(self) -> bool:
+        return bool(self.lastfm_api_key.get_secret_value())
+
+    @property
+    def has_spotify_keys(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret.get_secret_value())
+
+    @property
+    def has_kaggle_credentials(self) -> bool:
+        """Credentials in the environment or .env, or a kaggle.json where the kaggle package
+        looks for one."""
+        if self.kaggle_api_token.get_secret_value():
+            return True
+        if self.kaggle_username and self.kaggle_key.get_secret_value():
+            return True
+        config_dir = self.kaggle_config_dir or Path.home() / ".kaggle"
+        return (config_dir / "kaggle.json").is_file()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MUSIC_PLATFORM_", env_file=".env", extra="ignore")
 
@@ -96,8 +177,25 @@ class Settings(BaseSettings):
     partitions_start: str = "2024-01-01"
     # Share of a partition's rows that may be rejected before its blocking check fails.
     max_reject_rate: float = Field(0.01, ge=0, le=1)
+    # Days of listening the recommender trains on, ending at the newest listen.
+    recommender_training_days: int = Field(90, ge=1)
+    # Relative NDCG@10 drop against the promoted model that still allows promotion.
+    recommender_tolerance: float = Field(0.1, ge=0, le=1)
+    # Which sources feed the platform; see SourceMode and defs/sources/selection.py.
+    source: SourceMode = SourceMode.AUTO
+    # Share of heard tracks a catalogue source (Spotify, Kaggle, TidyTuesday) must recognise.
+    min_match_rate: float = Field(0.5, ge=0, le=1)
+    # Catalogue and Last.fm durations further apart than this are flagged as disagreeing.
+    duration_tolerance_seconds: float = Field(5.0, ge=0)
+    # Each API call: attempts and backoff before the source counts as unavailable.
+    api_retry_attempts: int = Field(5, ge=1)
+    api_retry_initial_wait_seconds: float = Field(1.0, ge=0)
+    api_retry_budget_seconds: float = Field(120.0, gt=0)
+    # A partition whose source stayed unavailable is retried this often, this much later.
+    source_retries: int = Field(1, ge=0)
+    source_retry_delay_seconds: float = Field(120.0, ge=0)
 
-    @field_validator("env", mode="before")
+    @field_validator("env", "source", mode="before")
     @classmethod
     def _normalise_env(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -114,6 +212,21 @@ class Settings(BaseSettings):
     def external_dir(self) -> Path:
         """Files dropped here are picked up by the file sensor."""
         return self.home_dir / "external"
+
+    @property
+    def reconciled_dir(self) -> Path:
+        """The cross-source identity and the catalogue composed from every source."""
+        return self.home_dir / "reconciled"
+
+    @property
+    def kaggle_dir(self) -> Path:
+        """The downloaded Kaggle dataset, kept with its verified sha256 manifest."""
+        return self.home_dir / "kaggle"
+
+    @property
+    def bodies_dir(self) -> Path:
+        """API response bodies that failed to parse, kept for inspection."""
+        return self.home_dir / "bodies"
 
     @property
     def models_dir(self) -> Path:
@@ -155,6 +268,10 @@ class Settings(BaseSettings):
     def synthetic(self) -> SyntheticSettings:
         return _synthetic_settings()
 
+    @property
+    def sources(self) -> SourceSettings:
+        return _source_settings()
+
     def ensure_home(self) -> Path:
         """Create the data directory, or say plainly why it cannot be used."""
         home = self.home_dir
@@ -193,6 +310,11 @@ def _synthetic_settings() -> SyntheticSettings:
     return _load(SyntheticSettings, "SYNTHETIC_")
 
 
+@cache
+def _source_settings() -> SourceSettings:
+    return _load(SourceSettings, "")
+
+
 def _load(settings_class: type[SettingsT], prefix: str) -> SettingsT:
     try:
         return settings_class()
@@ -214,5 +336,11 @@ def get_settings() -> Settings:
 
 def clear_settings_cache() -> None:
     """Forget resolved settings (tests change the environment between cases)."""
-    for cached in (get_settings, _postgres_settings, _snowflake_settings, _synthetic_settings):
+    for cached in (
+        get_settings,
+        _postgres_settings,
+        _snowflake_settings,
+        _synthetic_settings,
+        _source_settings,
+    ):
         cached.cache_clear()

@@ -46,7 +46,7 @@ def _counts(home: Path, day: str) -> dict[str, int]:
             "SELECT COUNT(*) FROM landing.listens WHERE listen_date = ?", [day]
         ).fetchone()
         facts = warehouse.execute(
-            "SELECT COUNT(*) FROM main.fct_listens WHERE listen_date = ?", [day]
+            "SELECT COUNT(*) FROM analytics.fct_listens WHERE listen_date = ?", [day]
         ).fetchone()
     return {"staging": staged[0], "landing": landed[0], "facts": facts[0]}
 

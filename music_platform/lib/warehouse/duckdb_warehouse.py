@@ -82,6 +82,11 @@ class DuckDBWarehouse:
                 ).fetchone()
         return int(row[0]) if row else 0
 
+    def fetch_arrow(self, query: str, parameters: Sequence[object] = ()) -> pa.Table:
+        """Run a read-only query over the models and return its rows as Arrow."""
+        with self.connect(read_only=True) as connection:
+            return connection.sql(query, params=list(parameters)).to_arrow_table()
+
     def relation_row_counts(
         self,
         relations: Mapping[str, str],

@@ -1,0 +1,150 @@
+"""The trained recommender: a versioned model asset gated by blocking quality checks."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import numpy as np
+
+from music_platform.defs.partitions import MODEL_FRESHNESS
+from music_platform.defs.recommender.training import (
+    PRIMARY_METRIC,
+    TrainingOutcome,
+    train_and_register,
+)
+from music_platform.defs.warehouse.resources import WarehouseResource
+from music_platform.lib.model_registry import ModelRegistry
+from music_platform.lib.recommender.interactions import InteractionMatrix
+from music_platform.lib.recommender.models import RP3beta, RP3betaParams
+from music_platform.settings import get_settings
+
+MODEL_KEY = dg.AssetKey(["ml", "recommender_model"])
+REGISTRY_NAME = "recommender"
+# Chosen on the HetRec validation split (bench/recommender.py), never on test.
+PROJECT_PARAMS = RP3betaParams()
+
+# One row per (user, track) with its play count, over the training window ending at the newest
+# listen. dbt builds the models into the `analytics` schema on every target.
+PLAY_COUNTS_SQL = """
+with window_end as (select max(listen_date) as last_day from analytics.fct_listens)
+select user_id, track_id, count(*) as plays,
+       min(listen_date) as first_day, max(listen_date) as last_day
+from analytics.fct_listens, window_end
+where listen_date > window_end.last_day - cast(? as integer)
+group by user_id, track_id
+"""
+
+
+def project_model() -> RP3beta:
+    return RP3beta(PROJECT_PARAMS)
+
+
+def registry() -> ModelRegistry:
+    return ModelRegistry(get_settings().models_dir, REGISTRY_NAME)
+
+
+def _metrics_table(outcome: TrainingOutcome) -> str:
+    previous = outcome.previous.metrics if outcome.previous else {}
+    rows = ["| metric | model | popularity baseline | promoted before |", "|---|---|---|---|"]
+    for name, value in outcome.card.metrics.items():
+        before = f"{previous[name]:.4f}" if name in previous else "-"
+        rows.append(
+            f"| {name} | {value:.4f} | {outcome.card.baseline_metrics[name]:.4f} | {before} |"
+        )
+    return "\n".join(rows)
+
+
+def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
+    metric, baseline = (
+        outcome.card.metrics[PRIMARY_METRIC],
+        outcome.card.baseline_metrics[PRIMARY_METRIC],
+    )
+    previous = outcome.previous.metrics[PRIMARY_METRIC] if outcome.previous else None
+    return [
+        dg.AssetCheckResult(
+            check_name="beats_popularity_baseline",
+            passed=outcome.beats_baseline,
+            metadata={PRIMARY_METRIC: metric, f"baseline {PRIMARY_METRIC}": baseline},
+            description=f"{PRIMARY_METRIC} {metric:.4f} against popularity's {baseline:.4f}",
+        ),
+        dg.AssetCheckResult(
+            check_name="not_worse_than_promoted",
+            passed=outcome.not_worse_than_previous,
+            metadata={PRIMARY_METRIC: metric, f"promoted {PRIMARY_METRIC}": previous or 0.0},
+            description=(
+                "no model promoted yet"
+                if previous is None
+                else f"{PRIMARY_METRIC} {metric:.4f} against the promoted {previous:.4f}"
+            ),
+        ),
+    ]
+
+
+@dg.asset(
+    key=MODEL_KEY,
+    deps=[dg.AssetKey("fct_listens"), dg.AssetKey("dim_track")],
+    description=(
+        "Collaborative recommender (RP3beta over confidence-weighted play counts), evaluated on "
+        "held-out listening with the platform's protocol and promoted only when it passes."
+    ),
+    group_name="ml",
+    kinds={"python", "scipy"},
+    freshness_policy=MODEL_FRESHNESS,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "beats_popularity_baseline",
+            asset=MODEL_KEY,
+            blocking=True,
+            description="NDCG@10 on held-out listening beats the popularity baseline.",
+        ),
+        dg.AssetCheckSpec(
+            "not_worse_than_promoted",
+            asset=MODEL_KEY,
+            blocking=True,
+            description="NDCG@10 is not clearly below the promoted model's.",
+        ),
+    ],
+)
+def recommender_model(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    settings = get_settings()
+    plays = warehouse.client().fetch_arrow(PLAY_COUNTS_SQL, [settings.recommender_training_days])
+    if plays.num_rows == 0:
+        raise ValueError("fct_listens is empty: materialize the daily models before training")
+    interactions = InteractionMatrix.from_arrays(
+        np.asarray(plays["user_id"].to_pylist(), dtype=str),
+        np.asarray(plays["track_id"].to_pylist(), dtype=str),
+        plays["plays"].to_numpy(),
+    )
+    window = {
+        "first_day": min(plays["first_day"].to_pylist()).isoformat(),
+        "last_day": max(plays["last_day"].to_pylist()).isoformat(),
+        "days": str(settings.recommender_training_days),
+    }
+    outcome = train_and_register(
+        interactions,
+        project_model,
+        registry(),
+        training_window=window,
+        tolerance=settings.recommender_tolerance,
+    )
+    context.log.info(
+        f"model {outcome.card.version}: {PRIMARY_METRIC}={outcome.card.metrics[PRIMARY_METRIC]:.4f}"
+        f" ({'promoted' if outcome.promoted else 'not promoted'})"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "version": outcome.card.version,
+            "promoted": outcome.promoted,
+            "kind": outcome.card.kind,
+            "params": dg.MetadataValue.json(outcome.card.params),
+            "training_window": dg.MetadataValue.json(window),
+            "users": interactions.n_users,
+            "tracks": interactions.n_items,
+            "interactions": interactions.nnz,
+            "train_seconds": round(outcome.train_seconds, 3),
+            "metrics": dg.MetadataValue.md(_metrics_table(outcome)),
+            **{name: dg.MetadataValue.float(value) for name, value in outcome.card.metrics.items()},
+        }
+    )
+    yield from _check_results(outcome)

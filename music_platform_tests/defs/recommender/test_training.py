@@ -1,0 +1,70 @@
+"""Promotion is earned: a model that loses to popularity is stored but never served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from music_platform.defs.recommender.training import train_and_register
+from music_platform.lib.model_registry import ModelRegistry
+from music_platform.lib.recommender.interactions import InteractionMatrix
+from music_platform.lib.recommender.models import RP3beta, RP3betaParams
+from music_platform.lib.recommender.models.popularity import Popularity
+
+WINDOW = {"first_day": "2026-01-01", "last_day": "2026-01-31", "days": "31"}
+
+
+class ReversedPopularity(Popularity):
+    """A deliberately broken model: recommends the least popular items first."""
+
+    kind = "reversed_popularity"
+
+    def score(self, user_indices: np.ndarray) -> np.ndarray:
+        return -super().score(user_indices)
+
+
+@pytest.fixture(scope="module")
+def listening(shared_data: Path) -> InteractionMatrix:
+    """Real listening: the first 600 HetRec 2011 Last.fm users and their artists."""
+    frame = pl.read_csv(shared_data / "hetrec2011-lastfm-2k" / "user_artists.dat", separator="\t")
+    frame = frame.filter(pl.col("userID") <= frame["userID"].unique().sort()[599])
+    return InteractionMatrix.from_arrays(
+        frame["userID"].to_numpy(), frame["artistID"].to_numpy(), frame["weight"].to_numpy()
+    )
+
+
+def test_good_model_is_promoted(tmp_path: Path, listening: InteractionMatrix) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    outcome = train_and_register(
+        listening,
+        lambda: RP3beta(RP3betaParams()),
+        registry,
+        training_window=WINDOW,
+        tolerance=0.1,
+    )
+    assert outcome.beats_baseline and outcome.promoted
+    promoted = registry.promoted()
+    assert promoted is not None and promoted.version == outcome.card.version
+    loaded = RP3beta.load(registry.artefact_path(promoted))
+    assert loaded.recommend(0, k=5)
+
+
+def test_broken_model_is_refused_and_the_promoted_one_stays(
+    tmp_path: Path, listening: InteractionMatrix
+) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    data = listening
+    good = train_and_register(
+        data, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    broken = train_and_register(
+        data, ReversedPopularity, registry, training_window=WINDOW, tolerance=0.1
+    )
+    assert not broken.beats_baseline
+    assert not broken.not_worse_than_previous
+    assert not broken.promoted
+    promoted = registry.promoted()
+    assert promoted is not None and promoted.version == good.card.version
