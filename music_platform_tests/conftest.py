@@ -12,7 +12,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """`../shared/data` beside the checkout (CI lays it there); skip nothing, fail loudly if absent."""
+    """`../shared/data` beside the checkout (CI lays it there); fails loudly if absent."""
     if not SHARED_DATA.is_dir():
         pytest.fail(f"expected the shared data folder at {SHARED_DATA}")
     return SHARED_DATA

@@ -1,0 +1,315 @@
+"""Staging in a DuckDB file: Arrow bulk inserts, one transaction per load."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from music_platform.lib.schemas import ALL_TABLES, REJECTS_COLUMNS, TableContract
+from music_platform.lib.staging.store import (
+    LOAD_BATCHES_COLUMNS,
+    LOAD_BATCHES_KEY,
+    LOAD_BATCHES_TABLE,
+    REJECTS_TABLE,
+    BeforeCommit,
+    LoadResult,
+    PreparedLoad,
+    StagingConnectionError,
+    arrow_schema,
+    column_dtype,
+    prepare_load,
+    storage_key,
+)
+from music_platform.lib.staging.validate import partition_day
+
+_DUCKDB_TYPES: dict[type[pl.DataType], str] = {
+    pl.String: "VARCHAR",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+    pl.Datetime: "TIMESTAMPTZ",
+}
+
+_LOCK_RETRY_SECONDS = 0.2
+
+# DuckDB's file lock keeps other processes out; within a process, connections share the database
+# and concurrent loads of one table could conflict, so they take turns on a lock per file.
+_FILE_LOCKS: dict[Path, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.Lock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
+def _quote(*parts: str) -> str:
+    """A (schema-)qualified identifier, quoted so any name is safe."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def _column_list(names: Sequence[str]) -> str:
+    return ", ".join(_quote(name) for name in names)
+
+
+class DuckDBStagingStore:
+    """Staging tables in one DuckDB file.
+
+    Each call opens the file and closes it again, so several processes (Dagster steps) can take
+    turns; a call that finds the file locked by another process retries for `lock_timeout`
+    seconds. `before_commit` is a fault seam for tests (see `BeforeCommit`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: str = "staging",
+        *,
+        tables: Sequence[TableContract] = ALL_TABLES,
+        before_commit: BeforeCommit | None = None,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.tables = tuple(tables)
+        self._before_commit = before_commit
+        self._lock_timeout = lock_timeout
+        self._ensured = False
+        self._catalog = self.path.stem
+
+    def __repr__(self) -> str:
+        return f"DuckDBStagingStore({str(self.path)!r}, schema={self.schema!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self._lock_timeout
+        while True:
+            try:
+                connection = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as err:
+                if "lock" not in str(err).lower() or time.monotonic() > deadline:
+                    raise StagingConnectionError(
+                        f"cannot open the DuckDB staging file {self.path}: {err}. If another "
+                        "process holds it, wait for it to finish or point this one at "
+                        "another file."
+                    ) from err
+                time.sleep(_LOCK_RETRY_SECONDS)
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            # Names are qualified with the catalog: a file called staging.duckdb has a catalog
+            # "staging" that a bare schema "staging" would be ambiguous with.
+            # DuckDB 2 refuses new work while a result is unread, hence fetchall over fetchone.
+            [(catalog,)] = connection.execute("SELECT current_database()").fetchall()
+            self._catalog = str(catalog)
+            yield connection
+        finally:
+            connection.close()
+
+    def _table(self, name: str) -> str:
+        return _quote(self._catalog, self.schema, name)
+
+    def ensure_tables(self) -> None:
+        with self._connect() as connection:
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(self._catalog, self.schema)}")
+            for contract in self.tables:
+                connection.execute(
+                    self._create_table_sql(
+                        contract.name, contract.schema, storage_key(contract), declare_key=False
+                    )
+                )
+            connection.execute(self._create_table_sql(REJECTS_TABLE, REJECTS_COLUMNS, ()))
+            connection.execute(
+                self._create_table_sql(LOAD_BATCHES_TABLE, LOAD_BATCHES_COLUMNS, LOAD_BATCHES_KEY)
+            )
+        self._ensured = True
+
+    def _create_table_sql(
+        self,
+        name: str,
+        columns: Mapping[str, pl.DataType],
+        key: Sequence[str],
+        *,
+        declare_key: bool = True,
+    ) -> str:
+        """CREATE TABLE with typed columns, NOT NULL keys and, if `declare_key`, the key itself.
+
+        Contract tables leave the PRIMARY KEY undeclared: DuckDB's ART index made a 1M-row load
+        5x slower and replacing a loaded partition 60x slower (measured: 6 s and 77 s against
+        1.2 s). Keys stay unique by construction: validation keeps one row per key in a batch
+        and every load replaces the whole partition or table.
+        """
+        definitions = [
+            f"{_quote(column)} {_DUCKDB_TYPES[dtype.base_type()]}"
+            + (" NOT NULL" if column in key else "")
+            for column, dtype in columns.items()
+        ]
+        if key and declare_key:
+            definitions.append(f"PRIMARY KEY ({_column_list(key)})")
+        return f"CREATE TABLE IF NOT EXISTS {self._table(name)} ({', '.join(definitions)})"
+
+    def replace_partition(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        partition_key: str,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        prepared = prepare_load(
+            contract,
+            frame,
+            partition_key=partition_key,
+            source=source,
+            batch_id=batch_id,
+            known_keys=known_keys,
+        )
+        where = f"WHERE {_quote(contract.partition_column or '')} = ?"
+        return self._replace(prepared, where, [prepared.partition_value])
+
+    def replace_table(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        prepared = prepare_load(
+            contract,
+            frame,
+            partition_key=None,
+            source=source,
+            batch_id=batch_id,
+            known_keys=known_keys,
+        )
+        return self._replace(prepared, "", [])
+
+    def _replace(self, prepared: PreparedLoad, where: str, params: list[object]) -> LoadResult:
+        if not self._ensured:
+            self.ensure_tables()
+        contract = prepared.contract
+        with _file_lock(self.path), self._connect() as connection:
+            connection.begin()
+            try:
+                [(rows_replaced,)] = connection.execute(
+                    f"DELETE FROM {self._table(contract.name)} {where}", params
+                ).fetchall()
+                connection.execute(
+                    f"DELETE FROM {self._table(REJECTS_TABLE)} "
+                    "WHERE table_name = ? AND partition_key = ?",
+                    [contract.name, prepared.partition_key or ""],
+                )
+                self._insert(connection, contract.name, prepared.rows)
+                self._insert(connection, REJECTS_TABLE, prepared.rejects)
+                self._insert(
+                    connection,
+                    LOAD_BATCHES_TABLE,
+                    pl.DataFrame([prepared.batch_row()], schema=LOAD_BATCHES_COLUMNS),
+                    replace=True,
+                )
+                if self._before_commit is not None:
+                    self._before_commit(prepared.result(rows_replaced))
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+        return prepared.result(rows_replaced)
+
+    def _insert(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        table: str,
+        frame: pl.DataFrame,
+        *,
+        replace: bool = False,
+    ) -> None:
+        columns = _column_list(frame.columns)
+        connection.register("staging_frame", frame.to_arrow())
+        try:
+            connection.execute(
+                f"INSERT {'OR REPLACE ' if replace else ''}INTO {self._table(table)} ({columns}) "
+                f"SELECT {columns} FROM staging_frame"
+            )
+        finally:
+            connection.unregister("staging_frame")
+
+    def read(
+        self, contract: TableContract, partition_keys: Sequence[str] | None = None
+    ) -> pa.Table:
+        where, params = self._partition_filter(contract, partition_keys)
+        with self._connect() as connection:
+            table = connection.sql(
+                f"SELECT {_column_list(contract.column_names)} "
+                f"FROM {self._table(contract.name)} {where}",
+                params=params,
+            ).to_arrow_table()
+        return table.cast(arrow_schema(contract.schema))
+
+    def _partition_filter(
+        self, contract: TableContract, partition_keys: Sequence[str] | None
+    ) -> tuple[str, list[object]]:
+        if partition_keys is None:
+            return "", []
+        days = [partition_day(contract, key) for key in partition_keys]
+        if not days:
+            return "WHERE false", []
+        placeholders = ", ".join("?" for _ in days)
+        return f"WHERE {_quote(contract.partition_column or '')} IN ({placeholders})", list(days)
+
+    def keys(self, contract: TableContract, column: str) -> pl.Series:
+        dtype = column_dtype(contract, column)
+        with self._connect() as connection:
+            table = connection.sql(
+                f"SELECT DISTINCT {_quote(column)} FROM {self._table(contract.name)} "
+                f"WHERE {_quote(column)} IS NOT NULL"
+            ).to_arrow_table()
+        return pl.Series(column, table.column(0), dtype=dtype)
+
+    def count(self, contract: TableContract, partition_key: str | None = None) -> int:
+        where, params = self._partition_filter(
+            contract, None if partition_key is None else [partition_key]
+        )
+        with self._connect() as connection:
+            [(rows,)] = connection.execute(
+                f"SELECT count(*) FROM {self._table(contract.name)} {where}", params
+            ).fetchall()
+        return int(rows)
+
+    def rejects(self, table_name: str, partition_key: str | None = None) -> pl.DataFrame:
+        where = "WHERE table_name = ?"
+        params: list[object] = [table_name]
+        if partition_key is not None:
+            where += " AND partition_key = ?"
+            params.append(partition_key)
+        with self._connect() as connection:
+            table = connection.sql(
+                f"SELECT {_column_list(list(REJECTS_COLUMNS))} FROM {self._table(REJECTS_TABLE)} "
+                f"{where} ORDER BY rejected_at, record_key",
+                params=params,
+            ).to_arrow_table()
+        return pl.from_arrow(table.cast(arrow_schema(REJECTS_COLUMNS)))
+
+    def batches(self, table_name: str | None = None) -> pl.DataFrame:
+        where, params = ("WHERE table_name = ?", [table_name]) if table_name else ("", [])
+        with self._connect() as connection:
+            table = connection.sql(
+                f"SELECT {_column_list(list(LOAD_BATCHES_COLUMNS))} "
+                f"FROM {self._table(LOAD_BATCHES_TABLE)} {where} "
+                "ORDER BY started_at, batch_id, table_name, partition_key",
+                params=params,
+            ).to_arrow_table()
+        return pl.from_arrow(table.cast(arrow_schema(LOAD_BATCHES_COLUMNS)))

@@ -1,0 +1,466 @@
+"""Staging in PostgreSQL: vectorised binary COPY, one transaction per load.
+
+A partitioned contract (listens) is a table partitioned by range of its date column, one
+partition a day. Replacing a day builds the new partition beside the old one (COPY into a plain
+table, then its primary-key index in one sort: both far cheaper than index upkeep row by row)
+and swaps it in at the end of the same transaction, so readers see the old day until COMMIT
+and a failure anywhere leaves it untouched. Unpartitioned catalogues are replaced with
+DELETE + COPY in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import polars as pl
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from music_platform.lib.schemas import ALL_TABLES, REJECTS_COLUMNS, TableContract
+from music_platform.lib.staging.pg_copy import (
+    READ_SESSION_SETTINGS,
+    arrow_from_csv,
+    binary_copy_chunks,
+    pg_type,
+)
+from music_platform.lib.staging.store import (
+    LOAD_BATCHES_COLUMNS,
+    LOAD_BATCHES_KEY,
+    LOAD_BATCHES_TABLE,
+    REJECTS_TABLE,
+    BeforeCommit,
+    LoadResult,
+    PreparedLoad,
+    StagingConnectionError,
+    arrow_schema,
+    column_dtype,
+    prepare_load,
+    storage_key,
+)
+from music_platform.lib.staging.validate import partition_day
+
+_RowWriter = Callable[[psycopg.Connection, PreparedLoad], int]
+"""Writes a prepared load's rows inside the open transaction; returns the rows it replaced."""
+
+# The new partition's primary key is built in one sort; give it room to sort in memory.
+_INDEX_BUILD_MEMORY = "256MB"
+
+
+def describe_connection_failure(conninfo: str, error: Exception) -> str:
+    """Where the connection went, why it failed and what to do; never the password."""
+    params = conninfo_to_dict(conninfo)
+    host = params.get("host") or os.environ.get("PGHOST") or "the local Unix socket"
+    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    user = params.get("user") or os.environ.get("PGUSER") or getpass.getuser()
+    dbname = params.get("dbname") or os.environ.get("PGDATABASE") or user
+    reason = " ".join(str(error).split())
+    password = params.get("password") or os.environ.get("PGPASSWORD")
+    if password:
+        reason = reason.replace(str(password), "***")
+    return (
+        f"cannot connect to the PostgreSQL staging database {dbname!r} at {host}:{port} as "
+        f"{user!r}: {reason}. Check that the server is running and accepts connections there "
+        "(locally: pg_ctlcluster <version> main start), that the database exists "
+        f"(createdb {dbname}), and that the staging connection settings point at it."
+    )
+
+
+class PostgresStagingStore:
+    """Staging tables in a PostgreSQL schema.
+
+    Each call opens its own connection, so one store can serve several processes.
+    `before_commit` is a fault seam for tests (see `BeforeCommit`).
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        schema: str = "staging",
+        *,
+        tables: Sequence[TableContract] = ALL_TABLES,
+        before_commit: BeforeCommit | None = None,
+        connect_timeout: int = 10,
+    ) -> None:
+        self.conninfo = conninfo
+        self.schema = schema
+        self.tables = tuple(tables)
+        self._before_commit = before_commit
+        self._connect_timeout = connect_timeout
+        self._ensured = False
+
+    def __repr__(self) -> str:
+        params = conninfo_to_dict(self.conninfo)
+        where = f"{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
+        return f"PostgresStagingStore({where!r}, schema={self.schema!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[psycopg.Connection]:
+        try:
+            connection = psycopg.connect(
+                self.conninfo, connect_timeout=self._connect_timeout, autocommit=True
+            )
+        except psycopg.OperationalError as err:
+            raise StagingConnectionError(describe_connection_failure(self.conninfo, err)) from None
+        with connection:  # transactions are explicit: connection.transaction()
+            yield connection
+
+    def _table(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, name)
+
+    # -- DDL ---------------------------------------------------------------------------------
+
+    def ensure_tables(self) -> None:
+        with self._connect() as connection, connection.transaction():
+            # Concurrent first loads would race on CREATE ... IF NOT EXISTS: take turns.
+            _advisory_lock(connection, f"ddl:{self.schema}")
+            connection.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            for contract in self.tables:
+                partitioning = sql.SQL("")
+                if contract.partition_column:
+                    partitioning = sql.SQL(" PARTITION BY RANGE ({})").format(
+                        sql.Identifier(contract.partition_column)
+                    )
+                connection.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}){}").format(
+                        self._table(contract.name),
+                        _table_body(contract.schema, storage_key(contract), with_key=True),
+                        partitioning,
+                    )
+                )
+            connection.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self._table(REJECTS_TABLE), _table_body(REJECTS_COLUMNS, (), with_key=False)
+                )
+            )
+            connection.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (table_name, partition_key)").format(
+                    sql.Identifier(f"{REJECTS_TABLE}_table_partition"), self._table(REJECTS_TABLE)
+                )
+            )
+            connection.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self._table(LOAD_BATCHES_TABLE),
+                    _table_body(LOAD_BATCHES_COLUMNS, LOAD_BATCHES_KEY, with_key=True),
+                )
+            )
+        self._ensured = True
+
+    # -- loads -------------------------------------------------------------------------------
+
+    def replace_partition(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        partition_key: str,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        prepared = prepare_load(
+            contract,
+            frame,
+            partition_key=partition_key,
+            source=source,
+            batch_id=batch_id,
+            known_keys=known_keys,
+        )
+        return self._load(prepared, self._swap_partition)
+
+    def replace_table(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        prepared = prepare_load(
+            contract,
+            frame,
+            partition_key=None,
+            source=source,
+            batch_id=batch_id,
+            known_keys=known_keys,
+        )
+        return self._load(prepared, self._rewrite_table)
+
+    def _load(self, prepared: PreparedLoad, write_rows: _RowWriter) -> LoadResult:
+        if not self._ensured:
+            self.ensure_tables()
+        contract = prepared.contract
+        partition_key = prepared.partition_key or ""
+        with self._connect() as connection, connection.transaction():
+            # Two loads of the same partition take turns instead of colliding on its rows.
+            _advisory_lock(connection, f"load:{self.schema}.{contract.name}/{partition_key}")
+            rows_replaced = write_rows(connection, prepared)
+            connection.execute(
+                sql.SQL("DELETE FROM {} WHERE table_name = %s AND partition_key = %s").format(
+                    self._table(REJECTS_TABLE)
+                ),
+                (contract.name, partition_key),
+            )
+            self._copy(connection, self._table(REJECTS_TABLE), prepared.rejects)
+            self._record_batch(connection, prepared)
+            if self._before_commit is not None:
+                self._before_commit(prepared.result(rows_replaced))
+        return prepared.result(rows_replaced)
+
+    def _rewrite_table(self, connection: psycopg.Connection, prepared: PreparedLoad) -> int:
+        table = self._table(prepared.contract.name)
+        deleted = connection.execute(sql.SQL("DELETE FROM {}").format(table))
+        self._copy(connection, table, prepared.rows)
+        return deleted.rowcount
+
+    def _swap_partition(self, connection: psycopg.Connection, prepared: PreparedLoad) -> int:
+        contract = prepared.contract
+        day = prepared.partition_value
+        if day is None or contract.partition_column is None:
+            raise ValueError(f"{contract.name} is not partitioned")  # prepare_load checked this
+        partition_name = f"{contract.name}_p{day:%Y%m%d}"
+        partition = self._table(partition_name)
+        loading = self._table(f"{partition_name}_loading")
+        key = storage_key(contract)
+
+        connection.execute(
+            "SELECT set_config('maintenance_work_mem', %s, true)", (_INDEX_BUILD_MEMORY,)
+        )
+        # Built apart from the parent, so no lock on it is held while the rows stream in. Values
+        # shared by the whole load come from column defaults instead of a million COPY fields.
+        constants = {
+            "source": prepared.source,
+            "batch_id": prepared.batch_id,
+            "loaded_at": prepared.started_at,
+            contract.partition_column: day,
+        }
+        # The CHECK, verified row by row as rows arrive, lets ATTACH skip its validation scan.
+        bounds_check = sql.SQL("CONSTRAINT {} CHECK ({} >= {} AND {} < {})").format(
+            sql.Identifier(f"{partition_name}_bounds"),
+            sql.Identifier(contract.partition_column),
+            sql.Literal(day),
+            sql.Identifier(contract.partition_column),
+            sql.Literal(day + dt.timedelta(days=1)),
+        )
+        connection.execute(
+            sql.SQL("CREATE TABLE {} ({}, {})").format(
+                loading,
+                _table_body(contract.schema, key, with_key=False, defaults=constants),
+                bounds_check,
+            )
+        )
+        self._copy(connection, loading, prepared.rows.drop(list(constants)))
+        connection.execute(
+            sql.SQL("ALTER TABLE {} {}").format(
+                loading,
+                sql.SQL(", ").join(
+                    sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(name))
+                    for name in constants
+                ),
+            )
+        )
+        connection.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                loading,
+                sql.Identifier(f"{partition_name}_pkey_loading"),
+                sql.SQL(", ").join(map(sql.Identifier, key)),
+            )
+        )
+
+        exists = connection.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (partition.as_string(connection),)
+        ).fetchone()
+        rows_replaced = 0
+        if exists and exists[0]:
+            counted = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(partition))
+            rows_replaced = int(counted.fetchone()[0])  # type: ignore[index]
+            connection.execute(sql.SQL("DROP TABLE {}").format(partition))
+        connection.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(loading, sql.Identifier(partition_name))
+        )
+        connection.execute(
+            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                partition,
+                sql.Identifier(f"{partition_name}_pkey_loading"),
+                sql.Identifier(f"{partition_name}_pkey"),
+            )
+        )
+        # DDL takes no bind parameters; Literal quotes the dates as psycopg would bind them.
+        connection.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                self._table(contract.name),
+                partition,
+                sql.Literal(day),
+                sql.Literal(day + dt.timedelta(days=1)),
+            )
+        )
+        connection.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                partition, sql.Identifier(f"{partition_name}_bounds")
+            )
+        )
+        return rows_replaced
+
+    def _copy(
+        self, connection: psycopg.Connection, table: sql.Identifier, frame: pl.DataFrame
+    ) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+        )
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for chunk in binary_copy_chunks(frame):
+                copy.write(chunk)
+
+    def _record_batch(self, connection: psycopg.Connection, prepared: PreparedLoad) -> None:
+        row = prepared.batch_row()
+        columns = list(LOAD_BATCHES_COLUMNS)
+        updates = [name for name in columns if name not in LOAD_BATCHES_KEY]
+        connection.execute(
+            sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}").format(
+                self._table(LOAD_BATCHES_TABLE),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(sql.Placeholder(name) for name in columns),
+                sql.SQL(", ").join(map(sql.Identifier, LOAD_BATCHES_KEY)),
+                sql.SQL(", ").join(
+                    sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(name), sql.Identifier(name))
+                    for name in updates
+                ),
+            ),
+            row,
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def read(
+        self, contract: TableContract, partition_keys: Sequence[str] | None = None
+    ) -> pa.Table:
+        where, params = self._partition_filter(contract, partition_keys)
+        return self._copy_out(
+            self._table(contract.name), contract.schema, where, params, sql.SQL("")
+        )
+
+    def _partition_filter(
+        self, contract: TableContract, partition_keys: Sequence[str] | None
+    ) -> tuple[sql.Composable, tuple[object, ...]]:
+        if partition_keys is None:
+            return sql.SQL(""), ()
+        days = [partition_day(contract, key) for key in partition_keys]
+        where = sql.SQL("WHERE {} = ANY(%s)").format(
+            sql.Identifier(contract.partition_column or "")
+        )
+        return where, (days,)
+
+    def _copy_out(
+        self,
+        table: sql.Identifier,
+        columns: Mapping[str, pl.DataType],
+        where: sql.Composable,
+        params: Sequence[object],
+        order_by: sql.Composable,
+        *,
+        distinct: bool = False,
+    ) -> pa.Table:
+        statement = sql.SQL("COPY (SELECT {}{} FROM {} {} {}) TO STDOUT (FORMAT CSV)").format(
+            sql.SQL("DISTINCT ") if distinct else sql.SQL(""),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            table,
+            where,
+            order_by,
+        )
+        data = bytearray()
+        with self._connect() as connection, connection.cursor() as cursor:
+            for name, value in READ_SESSION_SETTINGS.items():
+                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+            with cursor.copy(statement, params or None) as copy:
+                for block in copy:
+                    data += block
+        return arrow_from_csv(bytes(data), columns, arrow_schema(columns))
+
+    def keys(self, contract: TableContract, column: str) -> pl.Series:
+        dtype = column_dtype(contract, column)
+        where = sql.SQL("WHERE {} IS NOT NULL").format(sql.Identifier(column))
+        table = self._copy_out(
+            self._table(contract.name), {column: dtype}, where, (), sql.SQL(""), distinct=True
+        )
+        return pl.Series(column, table.column(0), dtype=dtype)
+
+    def count(self, contract: TableContract, partition_key: str | None = None) -> int:
+        where, params = self._partition_filter(
+            contract, None if partition_key is None else [partition_key]
+        )
+        with self._connect() as connection:
+            row = connection.execute(
+                sql.SQL("SELECT count(*) FROM {} {}").format(self._table(contract.name), where),
+                params,
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def rejects(self, table_name: str, partition_key: str | None = None) -> pl.DataFrame:
+        where = sql.SQL("WHERE table_name = %s")
+        params: tuple[object, ...] = (table_name,)
+        if partition_key is not None:
+            where = sql.SQL("{} AND partition_key = %s").format(where)
+            params = (*params, partition_key)
+        table = self._copy_out(
+            self._table(REJECTS_TABLE),
+            REJECTS_COLUMNS,
+            where,
+            params,
+            sql.SQL("ORDER BY rejected_at, record_key"),
+        )
+        return pl.from_arrow(table)
+
+    def batches(self, table_name: str | None = None) -> pl.DataFrame:
+        where, params = sql.SQL(""), ()
+        if table_name:
+            where, params = sql.SQL("WHERE table_name = %s"), (table_name,)
+        table = self._copy_out(
+            self._table(LOAD_BATCHES_TABLE),
+            LOAD_BATCHES_COLUMNS,
+            where,
+            params,
+            sql.SQL("ORDER BY started_at, batch_id, table_name, partition_key"),
+        )
+        return pl.from_arrow(table)
+
+
+def _advisory_lock(connection: psycopg.Connection, name: str) -> None:
+    """A transaction-scoped lock on a name, released at COMMIT or ROLLBACK (or disconnect)."""
+    connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+
+
+def _table_body(
+    columns: Mapping[str, pl.DataType],
+    key: Sequence[str],
+    *,
+    with_key: bool,
+    defaults: Mapping[str, object] | None = None,
+) -> sql.Composable:
+    """Column definitions (NOT NULL on the key, `defaults` as DEFAULT values) and, if
+    `with_key`, the primary key."""
+    defaults = defaults or {}
+    definitions: list[sql.Composable] = []
+    for name, dtype in columns.items():
+        definition = sql.SQL("{} {}").format(sql.Identifier(name), pg_type(dtype))
+        if name in key and dtype == pl.String():
+            # Byte order for key text: ids need no linguistic order, and the C collation
+            # sorts several times faster when the primary-key index is built.
+            definition = sql.SQL('{} COLLATE "C"').format(definition)
+        if name in key:
+            definition = sql.SQL("{} NOT NULL").format(definition)
+        if name in defaults:
+            definition = sql.SQL("{} DEFAULT {}").format(definition, sql.Literal(defaults[name]))
+        definitions.append(definition)
+    if with_key and key:
+        definitions.append(
+            sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key)))
+        )
+    return sql.SQL(", ").join(definitions)

@@ -1,0 +1,258 @@
+"""The staging store interface, its load result, and what both implementations share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import polars as pl
+import pyarrow as pa
+
+from music_platform.lib.schemas import LOAD_METADATA, REJECTS_COLUMNS, TableContract
+from music_platform.lib.staging.validate import (
+    SchemaDrift,
+    ValidationResult,
+    partition_day,
+    validate,
+)
+
+REJECTS_TABLE = "rejects"
+LOAD_BATCHES_TABLE = "load_batches"
+LOAD_BATCHES_COLUMNS: dict[str, pl.DataType] = {
+    "batch_id": pl.String(),
+    "table_name": pl.String(),
+    "partition_key": pl.String(),  # '' for unpartitioned tables
+    "source": pl.String(),
+    "rows": pl.Int64(),
+    "rejected": pl.Int64(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "finished_at": pl.Datetime("us", "UTC"),
+}
+LOAD_BATCHES_KEY = ("batch_id", "table_name", "partition_key")
+
+
+class StagingError(RuntimeError):
+    """The staging database refused or could not be reached."""
+
+
+class StagingConnectionError(StagingError):
+    """The staging database could not be opened; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one replace_partition / replace_table call did."""
+
+    table_name: str
+    partition_key: str | None
+    batch_id: str
+    rows_loaded: int
+    rows_rejected: int
+    rows_replaced: int
+    """Rows of the previous version of the partition (or table) that the load replaced."""
+    reject_reasons: dict[str, int]
+    """Rows each rule rejected, for example {"duplicate event_id": 3}."""
+    drift: SchemaDrift
+    seconds: float
+
+    def as_metadata(self) -> dict[str, object]:
+        """Plain values, ready to attach to an asset materialisation."""
+        return {
+            "table": self.table_name,
+            "partition_key": self.partition_key or "",
+            "batch_id": self.batch_id,
+            "rows_loaded": self.rows_loaded,
+            "rows_rejected": self.rows_rejected,
+            "rows_replaced": self.rows_replaced,
+            "reject_reasons": dict(self.reject_reasons),
+            "columns_added": list(self.drift.added),
+            "columns_missing": list(self.drift.missing),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+BeforeCommit = Callable[[LoadResult], None]
+"""Called inside the load's transaction, after all writes and before COMMIT (a fault seam)."""
+
+
+@runtime_checkable
+class StagingStore(Protocol):
+    """Typed staging tables with idempotent, all-or-nothing partition and table replacement."""
+
+    def ensure_tables(self) -> None:
+        """Create the schema, the contract tables, `rejects` and `load_batches` if missing."""
+        ...
+
+    def replace_partition(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        partition_key: str,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        """Validate `frame` and make it the partition's whole content, in one transaction."""
+        ...
+
+    def replace_table(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        """Validate `frame` and make it the unpartitioned table's whole content, atomically."""
+        ...
+
+    def read(
+        self, contract: TableContract, partition_keys: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The staged rows (contract columns and load metadata), optionally some partitions."""
+        ...
+
+    def keys(self, contract: TableContract, column: str) -> pl.Series:
+        """The distinct non-null values of a column, for example every staged track_id."""
+        ...
+
+    def count(self, contract: TableContract, partition_key: str | None = None) -> int:
+        """Rows staged in the table, or in one partition of it."""
+        ...
+
+    def rejects(self, table_name: str, partition_key: str | None = None) -> pl.DataFrame:
+        """Rejected rows of a table (and partition), with their reasons and original records."""
+        ...
+
+    def batches(self, table_name: str | None = None) -> pl.DataFrame:
+        """The load_batches record: one row per (batch, table, partition) loaded."""
+        ...
+
+
+@dataclass(frozen=True)
+class PreparedLoad:
+    """A validated frame made ready to write: rows with load metadata, rejects with batch id."""
+
+    contract: TableContract
+    partition_key: str | None
+    source: str
+    batch_id: str
+    started_at: dt.datetime
+    validation: ValidationResult
+    rows: pl.DataFrame
+    rejects: pl.DataFrame
+    clock_start: float
+
+    @property
+    def partition_value(self) -> dt.date | None:
+        return partition_day(self.contract, self.partition_key)
+
+    def batch_row(self) -> dict[str, object]:
+        return {
+            "batch_id": self.batch_id,
+            "table_name": self.contract.name,
+            "partition_key": self.partition_key or "",
+            "source": self.source,
+            "rows": self.rows.height,
+            "rejected": self.rejects.height,
+            "started_at": self.started_at,
+            "finished_at": dt.datetime.now(dt.UTC),
+        }
+
+    def result(self, rows_replaced: int) -> LoadResult:
+        return LoadResult(
+            table_name=self.contract.name,
+            partition_key=self.partition_key,
+            batch_id=self.batch_id,
+            rows_loaded=self.rows.height,
+            rows_rejected=self.rejects.height,
+            rows_replaced=rows_replaced,
+            reject_reasons=dict(self.validation.reject_reasons),
+            drift=self.validation.drift,
+            seconds=time.perf_counter() - self.clock_start,
+        )
+
+
+def prepare_load(
+    contract: TableContract,
+    frame: pl.DataFrame,
+    *,
+    partition_key: str | None,
+    source: str,
+    batch_id: str,
+    known_keys: Mapping[str, pl.Series] | None,
+) -> PreparedLoad:
+    """Validate the frame and add the load metadata columns every staged row carries."""
+    clock_start = time.perf_counter()
+    if partition_key is None and contract.partition_column is not None:
+        raise ValueError(
+            f"{contract.name} is partitioned by {contract.partition_column}: "
+            "use replace_partition with a partition_key"
+        )
+    if partition_key is not None and contract.partition_column is None:
+        raise ValueError(f"{contract.name} is not partitioned: use replace_table")
+    started_at = dt.datetime.now(dt.UTC)
+    validation = validate(contract, frame, partition_key=partition_key, known_keys=known_keys)
+    rows = validation.valid.with_columns(
+        pl.lit(source, LOAD_METADATA["source"]).alias("source"),
+        pl.lit(batch_id, LOAD_METADATA["batch_id"]).alias("batch_id"),
+        pl.lit(started_at, LOAD_METADATA["loaded_at"]).alias("loaded_at"),
+    )
+    rejects = validation.rejects.with_columns(
+        pl.lit(batch_id, REJECTS_COLUMNS["batch_id"]).alias("batch_id"),
+        pl.lit(started_at, REJECTS_COLUMNS["rejected_at"]).alias("rejected_at"),
+    ).select(list(REJECTS_COLUMNS))
+    return PreparedLoad(
+        contract=contract,
+        partition_key=partition_key,
+        source=source,
+        batch_id=batch_id,
+        started_at=started_at,
+        validation=validation,
+        rows=rows.select(contract.column_names),
+        rejects=rejects,
+        clock_start=clock_start,
+    )
+
+
+def storage_key(contract: TableContract) -> tuple[str, ...]:
+    """The primary key the database enforces: the contract's, plus the partition column.
+
+    A partitioned table's key must include its partition column (PostgreSQL requires it of
+    partitioned tables; DuckDB follows for the same behaviour), so the database enforces the
+    contract key within a partition and validation enforces it within a batch.
+    """
+    if contract.partition_column and contract.partition_column not in contract.primary_key:
+        return (*contract.primary_key, contract.partition_column)
+    return contract.primary_key
+
+
+def arrow_schema(columns: Mapping[str, pl.DataType]) -> pa.Schema:
+    """The Arrow schema `read` returns for these columns, the same from every backend."""
+    return pa.schema([pa.field(name, _arrow_type(dtype)) for name, dtype in columns.items()])
+
+
+def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    if isinstance(dtype, pl.Datetime):
+        return pa.timestamp(dtype.time_unit, dtype.time_zone)
+    return {
+        pl.String: pa.string(),
+        pl.Int32: pa.int32(),
+        pl.Int64: pa.int64(),
+        pl.Float64: pa.float64(),
+        pl.Boolean: pa.bool_(),
+        pl.Date: pa.date32(),
+    }[dtype.base_type()]
+
+
+def column_dtype(contract: TableContract, column: str) -> pl.DataType:
+    """The dtype of a contract or load metadata column; a clear error for anything else."""
+    try:
+        return contract.schema[column]
+    except KeyError:
+        raise ValueError(f"{contract.name} has no column {column!r}") from None
