@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
+import polars as pl
 
 from music_platform.defs.partitions import MODEL_FRESHNESS
 from music_platform.defs.recommender.training import (
@@ -31,6 +32,14 @@ select user_id, track_id, count(*) as plays,
 from analytics.fct_listens, window_end
 where listen_date > window_end.last_day - cast(? as integer)
 group by user_id, track_id
+"""
+
+
+# What serving needs to name, group and explain recommendations without opening the warehouse.
+CATALOGUE_SQL = """
+select track_id, track_name, artist_id, artist_name, album_name, genre, popularity,
+       release_year, danceability, energy, valence, acousticness, tempo, source_name
+from analytics.dim_track
 """
 
 
@@ -127,6 +136,7 @@ def recommender_model(
         registry(),
         training_window=window,
         tolerance=settings.recommender_tolerance,
+        catalogue=pl.from_arrow(warehouse.client().fetch_arrow(CATALOGUE_SQL)),
     )
     context.log.info(
         f"model {outcome.card.version}: {PRIMARY_METRIC}={outcome.card.metrics[PRIMARY_METRIC]:.4f}"

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import polars as pl
+
 from music_platform.lib.model_registry import ModelCard, ModelRegistry
 from music_platform.lib.recommender import protocol
 from music_platform.lib.recommender.interactions import InteractionMatrix
@@ -17,6 +19,7 @@ from music_platform.lib.recommender.models.base import Recommender
 from music_platform.lib.recommender.models.popularity import Popularity
 
 PRIMARY_METRIC = "ndcg@10"
+CATALOGUE_FILE = "catalogue.parquet"
 
 ModelFactory = Callable[[], Recommender]
 
@@ -41,8 +44,12 @@ def train_and_register(
     *,
     training_window: dict[str, str],
     tolerance: float,
+    catalogue: pl.DataFrame | None = None,
 ) -> TrainingOutcome:
     """Evaluate a fresh model against the baseline, store it, and promote it if it passes.
+
+    The `catalogue` (track metadata for serving) is stored beside the artefact before any
+    promotion, so a service never sees a promoted model without it.
 
     `tolerance` is the relative drop in the primary metric allowed against the promoted model
     (its window differs, so an exact comparison would refuse healthy retrains).
@@ -66,6 +73,8 @@ def train_and_register(
         training_window=training_window,
     )
     final.save(folder / card.artefact)
+    if catalogue is not None:
+        catalogue.write_parquet(folder / CATALOGUE_FILE)
     registry.save_card(card)
 
     previous = registry.promoted()

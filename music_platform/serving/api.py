@@ -1,0 +1,87 @@
+"""The recommendation HTTP service (FastAPI): `music-platform serve` runs it with uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+
+from music_platform.serving.recommendations import (
+    MAX_K,
+    InvalidRequestError,
+    NoModelError,
+    NotFoundError,
+    RecommendationService,
+)
+
+K = Annotated[int, Query(ge=1, le=MAX_K, description="How many answers to return.")]
+Identifier = Annotated[str, PathParam(min_length=1, max_length=200)]
+
+
+def create_app(models_dir: Path) -> FastAPI:
+    service = RecommendationService(models_dir)
+    app = FastAPI(
+        title="Music platform recommendations",
+        description=(
+            "Recommendations and catalogue lookups from the promoted recommender. Every answer "
+            "says why. A newly promoted model is picked up without a restart."
+        ),
+        version="1.0",
+    )
+
+    @app.exception_handler(NoModelError)
+    async def _no_model(_request: Any, error: NoModelError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(error)})
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Any, error: NotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(error)})
+
+    @app.exception_handler(InvalidRequestError)
+    async def _bad_request(_request: Any, error: InvalidRequestError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        try:
+            card = service.current().card
+        except NoModelError as error:
+            raise HTTPException(status_code=503, detail=str(error)) from None
+        return {"status": "ok", "model_version": card.version, "metrics": card.metrics}
+
+    @app.get("/users/{user_id}/recommendations")
+    def recommend(
+        user_id: Identifier, k: K = 10, genre: Annotated[str | None, Query()] = None
+    ) -> dict[str, Any]:
+        """Tracks for a user; unknown users get a cold-start answer (popular, or by genre)."""
+        return service.for_user(user_id, k=k, genre=genre)
+
+    @app.get("/tracks/{track_id}")
+    def track(track_id: Identifier) -> dict[str, Any]:
+        """A track's metadata, with the source it came from."""
+        return service.track(track_id)
+
+    @app.get("/tracks/{track_id}/similar")
+    def similar_tracks(track_id: Identifier, k: K = 10) -> dict[str, Any]:
+        """Tracks played by the same listeners (same genre when listening is too thin)."""
+        return service.similar_tracks(track_id, k=k)
+
+    @app.get("/artists/{artist}/similar")
+    def similar_artists(artist: Identifier, k: K = 10) -> dict[str, Any]:
+        """Artists sharing listeners with an artist (by id or name)."""
+        return service.similar_artists(artist, k=k)
+
+    @app.get("/artists/{artist}/tracks")
+    def tracks_by_artist(artist: Identifier, k: K = 10) -> dict[str, Any]:
+        """An artist's tracks (by id or name), most listened first."""
+        return service.tracks_by_artist(artist, k=k)
+
+    @app.get("/genres/{genre}/top")
+    def top_for_genre(genre: Identifier, k: K = 10) -> dict[str, Any]:
+        """The most listened tracks of a genre."""
+        return service.top_for_genre(genre, k=k)
+
+    return app
