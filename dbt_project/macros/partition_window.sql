@@ -1,0 +1,59 @@
+{#
+    The daily partition window of a run: vars `min_date` and `max_date`, inclusive ISO dates.
+    Both or neither must be given. A --full-refresh run ignores them and rebuilds everything.
+#}
+
+{% macro get_partition_window() %}
+    {%- set min_date = var('min_date', none) -%}
+    {%- set max_date = var('max_date', none) -%}
+    {%- if flags.FULL_REFRESH or (min_date is none and max_date is none) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if min_date is none or max_date is none -%}
+        {{ exceptions.raise_compiler_error(
+            "Pass both vars min_date and max_date (inclusive ISO dates) or neither; got min_date="
+            ~ min_date ~ ", max_date=" ~ max_date) }}
+    {%- endif -%}
+    {%- set window_start = _parse_iso_date(min_date, 'min_date') -%}
+    {%- set window_end = _parse_iso_date(max_date, 'max_date') -%}
+    {%- if window_start > window_end -%}
+        {{ exceptions.raise_compiler_error(
+            "min_date " ~ window_start ~ " is after max_date " ~ window_end) }}
+    {%- endif -%}
+    {{ return({'start': window_start | string, 'end': window_end | string}) }}
+{% endmacro %}
+
+
+{% macro _parse_iso_date(value, name) %}
+    {#- YAML turns an unquoted 2024-01-31 into a date; quoted it stays a string. -#}
+    {%- set text = value | string -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+        {{ exceptions.raise_compiler_error(name ~ " must be an ISO date (YYYY-MM-DD), got " ~ text) }}
+    {%- endif -%}
+    {{ return(modules.datetime.date.fromisoformat(text)) }}
+{% endmacro %}
+
+
+{% macro partition_window_filter(column) %}
+    {#- A boolean SQL expression: true for rows inside the run's window (always true without one). -#}
+    {%- set window = get_partition_window() -%}
+    {%- if window -%}
+        {{ column }} between cast('{{ window.start }}' as date) and cast('{{ window.end }}' as date)
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro delete_partition_window(column='listen_date') %}
+    {#-
+        Pre-hook of the daily incremental models: empty the window that the run rebuilds (every
+        day when no window is given) before delete+insert refills it. delete+insert alone only
+        replaces keys that are still present, so days, users or artists that lost all their
+        events would keep stale rows.
+    -#}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ partition_window_filter(column) }}
+    {%- endif -%}
+{% endmacro %}

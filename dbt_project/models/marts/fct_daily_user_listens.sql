@@ -1,0 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['listen_date', 'user_id'],
+        on_schema_change='fail',
+        tags=['daily'],
+        pre_hook="{{ delete_partition_window('listen_date') }}",
+        tmp_relation_type=incremental_tmp_relation_type(),
+    )
+}}
+
+with
+
+listens as (
+
+    select * from {{ ref('fct_listens') }}
+    where {{ partition_window_filter('listen_date') }}
+
+),
+
+final as (
+
+    select
+        listen_date,
+        user_id,
+        count(*) as listens,
+        count(distinct track_id) as distinct_tracks,
+        count(distinct artist_id) as distinct_artists,
+        count(distinct session_id) as sessions,
+        cast(sum(ms_played) as {{ dbt.type_bigint() }}) as ms_played,
+        avg(completion_ratio) as avg_completion_ratio
+
+    from listens
+    group by listen_date, user_id
+
+)
+
+select * from final

@@ -1,0 +1,75 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_id',
+        on_schema_change='fail',
+        tags=['daily'],
+        pre_hook="{{ delete_partition_window('listen_date') }}",
+        tmp_relation_type=incremental_tmp_relation_type(),
+    )
+}}
+
+with
+
+listens as (
+
+    select * from {{ ref('stg_landing__listens') }}
+    where {{ partition_window_filter('listen_date') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('int_listening_sessions') }}
+    where {{ partition_window_filter('listen_date') }}
+
+),
+
+tracks as (
+
+    select * from {{ ref('stg_landing__tracks') }}
+
+),
+
+final as (
+
+    select
+        -- ids and keys
+        listens.event_id,
+        listens.user_id,
+        listens.track_id,
+        tracks.artist_id,
+        listens.listen_date,
+        sessions.session_id,
+
+        -- facts
+        listens.listened_at,
+        listens.ms_played,
+        tracks.duration_ms as track_duration_ms,
+        -- Replays and seeking can play more than the track's length: cap at a full listen.
+        case
+            when tracks.duration_ms > 0
+                then least(
+                    cast(listens.ms_played as {{ dbt.type_float() }}) / tracks.duration_ms,
+                    1.0
+                )
+        end as completion_ratio,
+
+        -- load metadata
+        listens.source_name,
+        listens.batch_id,
+        listens.loaded_at
+
+    from listens
+    left join tracks
+        on listens.track_id = tracks.track_id
+    -- Sessions of a user and day are disjoint intervals, so each listen finds exactly one.
+    left join sessions
+        on listens.user_id = sessions.user_id
+        and listens.listen_date = sessions.listen_date
+        and listens.listened_at between sessions.session_start and sessions.session_end
+
+)
+
+select * from final
