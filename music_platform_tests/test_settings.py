@@ -55,6 +55,7 @@ def test_bad_number_names_the_setting() -> None:
 def test_dotenv_file_is_read(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MUSIC_PLATFORM_ENV", raising=False)
+    monkeypatch.delenv("POSTGRES_DB", raising=False)
     (tmp_path / ".env").write_text("MUSIC_PLATFORM_ENV=dev\nPOSTGRES_DB=from_dotenv\n")
     with applied({}):
         assert get_settings().env is Environment.DEV
