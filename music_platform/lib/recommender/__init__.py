@@ -1,0 +1,10 @@
+"""Recommenders for the platform: the evaluation protocol, the models and their tuning.
+
+`protocol` is the one way every model is judged; `models` share one interface (fit, score,
+recommend, explain, save/load); `tuning` picks the project's blend on a validation split.
+"""
+
+from music_platform.lib.recommender.interactions import InteractionMatrix
+from music_platform.lib.recommender.protocol import Metrics, Split, evaluate, split
+
+__all__ = ["InteractionMatrix", "Metrics", "Split", "evaluate", "split"]

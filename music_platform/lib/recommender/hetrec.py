@@ -1,0 +1,51 @@
+"""Readers for the HetRec 2011 Last.fm 2K files (tab-separated, header line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from music_platform.lib.recommender.interactions import InteractionMatrix
+
+
+def load_interactions(data_dir: Path) -> InteractionMatrix:
+    """`user_artists.dat`: one (user, artist) pair per row, weighted by its play count."""
+    frame = pl.read_csv(data_dir / "user_artists.dat", separator="\t")
+    return InteractionMatrix.from_arrays(
+        frame["userID"].to_numpy(), frame["artistID"].to_numpy(), frame["weight"].to_numpy()
+    )
+
+
+def load_item_tags(
+    data_dir: Path, item_ids: np.ndarray, held_out: InteractionMatrix | None = None
+) -> tuple[sp.csr_matrix, list[str]]:
+    """Item x tag counts from `user_taggedartists.dat`, columns named from `tags.dat`.
+
+    Tag assignments on a `held_out` (user, artist) pair are dropped: a user tagging an artist
+    reveals that they listen to it, which would leak the test set into the features.
+    """
+    assignments = pl.read_csv(data_dir / "user_taggedartists.dat", separator="\t")
+    if held_out is not None:
+        coo = held_out.matrix.tocoo()
+        pairs = pl.DataFrame(
+            {
+                "userID": held_out.user_ids[coo.row].astype(np.int64),
+                "artistID": held_out.item_ids[coo.col].astype(np.int64),
+            }
+        )
+        assignments = assignments.join(pairs, on=["userID", "artistID"], how="anti")
+    assignments = assignments.filter(pl.col("artistID").is_in(item_ids.tolist()))
+    tags = pl.read_csv(data_dir / "tags.dat", separator="\t", encoding="iso-8859-1")
+    tag_ids = tags["tagID"].to_numpy()
+    tag_names = tags["tagValue"].to_list()
+    rows = np.searchsorted(item_ids, assignments["artistID"].to_numpy())
+    cols = np.searchsorted(tag_ids, assignments["tagID"].to_numpy())
+    features = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+        shape=(len(item_ids), len(tag_ids)),
+    )
+    features.sum_duplicates()
+    return features, tag_names

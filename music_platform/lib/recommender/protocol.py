@@ -1,0 +1,145 @@
+"""The one evaluation protocol for every recommender in the project.
+
+Implicit feedback, binary relevance. For each user (ascending id) with at least
+`MIN_INTERACTIONS` interactions, that user's items sorted by id are permuted with one shared
+`numpy.random.default_rng(seed)` and the first `floor(0.2 * n)` permuted positions are held out;
+other users draw no random numbers, stay in train and are not evaluated. Candidates are the items
+with a training interaction; each user ranks every candidate except their training items, ties
+broken by ascending item id. Test seed 42; tune on `split(split.train, VALIDATION_SEED)`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from music_platform.lib.recommender.interactions import InteractionMatrix
+from music_platform.lib.recommender.ranking import mask_seen, top_k
+
+TEST_SEED = 42
+VALIDATION_SEED = 43
+MIN_INTERACTIONS = 5
+HOLDOUT_SHARE = 0.2
+
+
+class Scorer(Protocol):
+    def score(self, user_indices: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train and held-out test interactions over the same id mapping."""
+
+    train: InteractionMatrix
+    test: InteractionMatrix
+
+    @property
+    def evaluated_users(self) -> np.ndarray:
+        """Users with held-out items: exactly those with at least MIN_INTERACTIONS."""
+        return np.flatnonzero(np.diff(self.test.matrix.indptr) > 0)
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """Boolean mask over items: has at least one training interaction."""
+        return np.diff(self.train.matrix.tocsc().indptr) > 0
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Top-k metrics averaged over evaluated users (coverage: share of the candidates)."""
+
+    ndcg: float
+    precision: float
+    recall: float
+    map: float
+    hit_rate: float
+    coverage: float
+    users: int
+    k: int = 10
+
+    def as_dict(self) -> dict[str, float]:
+        k = self.k
+        return {
+            f"ndcg@{k}": self.ndcg,
+            f"precision@{k}": self.precision,
+            f"recall@{k}": self.recall,
+            f"map@{k}": self.map,
+            f"hit_rate@{k}": self.hit_rate,
+            f"coverage@{k}": self.coverage,
+        }
+
+
+def split(interactions: InteractionMatrix, seed: int = TEST_SEED) -> Split:
+    """Hold out a random 20% of each eligible user's items (see the module docstring)."""
+    matrix = interactions.matrix.copy()
+    matrix.sort_indices()
+    rng = np.random.default_rng(seed)
+    held_out = np.zeros(matrix.nnz, dtype=bool)
+    for user in range(matrix.shape[0]):
+        start, end = matrix.indptr[user], matrix.indptr[user + 1]
+        n = end - start
+        if n < MIN_INTERACTIONS:
+            continue
+        positions = rng.permutation(n)[: math.floor(HOLDOUT_SHARE * n)]
+        held_out[start + positions] = True
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return Split(
+        train=interactions.with_matrix(_subset(matrix, rows, ~held_out)),
+        test=interactions.with_matrix(_subset(matrix, rows, held_out)),
+    )
+
+
+def evaluate(model: Scorer, data: Split, k: int = 10, batch_size: int = 256) -> Metrics:
+    """Score every evaluated user in dense batches and average the top-k metrics."""
+    users = data.evaluated_users
+    not_candidate = ~data.candidates
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)
+    totals = np.zeros(5)
+    recommended = np.zeros(data.train.n_items, dtype=bool)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        raw = np.asarray(model.score(batch))
+        # A float copy of the model's own precision: widening would not change ranks, only cost.
+        scores = raw.astype(np.result_type(raw.dtype, np.float32))
+        scores[np.isnan(scores)] = -np.inf
+        scores[:, not_candidate] = -np.inf
+        mask_seen(scores, data.train.matrix[batch])
+        top, valid = top_k(scores, k)
+        relevant = data.test.matrix[batch].toarray() > 0
+        hits = np.take_along_axis(relevant, top, axis=1) & valid
+        ranks = np.arange(1, hits.shape[1] + 1)  # fewer than k when the catalogue is smaller
+        n_relevant = relevant.sum(axis=1)
+        denominator = np.minimum(k, n_relevant)
+        n_hits = hits.sum(axis=1)
+        precision_at = np.cumsum(hits, axis=1) / ranks
+        totals += [
+            ((hits * discounts[: len(ranks)]).sum(axis=1) / ideal[denominator - 1]).sum(),
+            (n_hits / k).sum(),
+            (n_hits / denominator).sum(),
+            ((precision_at * hits).sum(axis=1) / denominator).sum(),
+            (n_hits > 0).sum(),
+        ]
+        recommended[top[valid]] = True
+    n = max(len(users), 1)
+    ndcg, precision, recall, average_precision, hit_rate = (totals / n).tolist()
+    return Metrics(
+        ndcg=ndcg,
+        precision=precision,
+        recall=recall,
+        map=average_precision,
+        hit_rate=hit_rate,
+        coverage=float(recommended.sum() / max(int((~not_candidate).sum()), 1)),
+        users=len(users),
+        k=k,
+    )
+
+
+def _subset(matrix: sp.csr_matrix, rows: np.ndarray, keep: np.ndarray) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape
+    )

@@ -1,0 +1,54 @@
+"""The project's blend on the real HetRec 2011 Last.fm 2K files, under the fixed protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from music_platform.lib.recommender import evaluate, split
+from music_platform.lib.recommender.hetrec import load_interactions, load_item_tags
+from music_platform.lib.recommender.models import Popularity
+from music_platform.lib.recommender.project import project_blend
+
+
+@pytest.fixture(scope="module")
+def hetrec(shared_data: Path) -> Path:
+    return shared_data / "hetrec2011-lastfm-2k"
+
+
+def test_loaders_read_the_published_counts(hetrec: Path) -> None:
+    interactions = load_interactions(hetrec)
+    assert (interactions.n_users, interactions.n_items, interactions.nnz) == (1892, 17632, 92834)
+    tags, names = load_item_tags(hetrec, interactions.item_ids)
+    assert tags.shape == (17632, 11946)
+    assert tags.sum() == 186479 - _assignments_on_unplayed_artists(hetrec, interactions.item_ids)
+    assert names[0] == "metal"
+
+
+def test_held_out_pairs_leave_no_tags_behind(hetrec: Path) -> None:
+    interactions = load_interactions(hetrec)
+    held_out = split(interactions).test
+    with_all, _ = load_item_tags(hetrec, interactions.item_ids)
+    without, _ = load_item_tags(hetrec, interactions.item_ids, held_out)
+    assert 0 < without.sum() < with_all.sum()
+
+
+@pytest.mark.slow
+def test_project_blend_beats_popularity_clearly(hetrec: Path) -> None:
+    interactions = load_interactions(hetrec)
+    test_split = split(interactions)
+    tags, _ = load_item_tags(hetrec, interactions.item_ids, test_split.test)
+    blend = evaluate(project_blend().fit(test_split.train, tags), test_split)
+    popularity = evaluate(Popularity().fit(test_split.train), test_split)
+    assert popularity.ndcg == pytest.approx(0.0799, abs=0.001)
+    assert blend.ndcg > 2.5 * popularity.ndcg
+    assert blend.recall > 2.5 * popularity.recall
+    assert blend.coverage > 10 * popularity.coverage
+
+
+def _assignments_on_unplayed_artists(hetrec: Path, item_ids: np.ndarray) -> int:
+    artists = pl.read_csv(hetrec / "user_taggedartists.dat", separator="\t")["artistID"]
+    return int((~artists.is_in(item_ids.tolist())).sum())
