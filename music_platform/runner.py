@@ -6,6 +6,7 @@ daily asset has a single-run backfill policy), so dbt is invoked once per run, n
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -41,6 +42,16 @@ def prepare_dagster_home(settings: Settings) -> Path:
             config.write_text(LOCAL_INSTANCE_CONFIG)
     else:
         shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+        # dagster.yaml reads its connection from these; derive any not set from the settings.
+        postgres = settings.postgres
+        for name, value in (
+            ("POSTGRES_HOST", postgres.host),
+            ("POSTGRES_PORT", str(postgres.port)),
+            ("POSTGRES_USER", postgres.user),
+            ("POSTGRES_PASSWORD", postgres.password.get_secret_value()),
+            ("DAGSTER_POSTGRES_DB", postgres.db),
+        ):
+            os.environ.setdefault(name, value)
     return home
 
 

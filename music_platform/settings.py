@@ -200,6 +200,11 @@ class Settings(BaseSettings):
     def _normalise_env(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _empty_source_is_auto(cls, value: object) -> object:
+        return SourceMode.AUTO if value == "" else value
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()

@@ -73,7 +73,7 @@ def _assert_reconciles(home: Path, summary: dict) -> None:
     assert by_key["staging/listens"]["rows"] == raw.height
     assert by_key["landing/listens"]["rows"] == raw.height
     with _warehouse(home) as warehouse:
-        facts = warehouse.execute("SELECT event_id FROM analytics.fct_listens").pl()
+        facts = warehouse.sql("SELECT event_id FROM analytics.fct_listens").pl()
         orphans = warehouse.execute(
             "SELECT COUNT(*) FROM analytics.fct_listens f "
             "LEFT JOIN analytics.dim_track t USING (track_id) WHERE t.track_id IS NULL"

@@ -21,7 +21,9 @@ listens as (
         user_id,
         listen_date,
         listened_at,
-        {{ dbt.dateadd('millisecond', 'ms_played', 'listened_at') }} as listen_ended_at,
+        -- A scrobble without ms_played counts as ending when it starts: the gap to the next
+        -- listen is then measured from this one's start.
+        {{ dbt.dateadd('millisecond', 'coalesce(ms_played, 0)', 'listened_at') }} as listen_ended_at,
         ms_played
 
     from {{ ref('stg_landing__listens') }}

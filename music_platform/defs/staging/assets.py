@@ -3,6 +3,9 @@
 A daily partition is replaced as a whole in one transaction, so rerunning a day is idempotent
 and a crash mid-load leaves the previous day intact. Rows that fail typing or constraints go to
 the `rejects` table with their reason; the reject rate is a blocking check.
+
+Which raw assets feed each table, and how their rows map to the contract, comes from the active
+sources' `StagingSource` (defs/sources/providers.py); staging itself is source-agnostic.
 """
 
 import uuid
@@ -17,11 +20,10 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
-from music_platform.defs.sources import synthetic
+from music_platform.defs.sources.providers import StagingSource
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.lib import schemas
 from music_platform.lib.metadata import table_metadata
-from music_platform.lib.raw_files import raw_path, read_raw
 from music_platform.lib.staging.store import LoadResult
 from music_platform.settings import get_settings
 
@@ -47,12 +49,6 @@ def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
             description="The source's columns match the contract: none added, none missing.",
         ),
     ]
-
-
-def _split_landing_columns(raw: pl.DataFrame) -> tuple[pl.DataFrame, str]:
-    """The source's own columns, and which source produced them."""
-    source = raw["_source"][0] if "_source" in raw.columns and raw.height else "unknown"
-    return raw.select(pl.exclude("^_.*$")), source
 
 
 def _check_results(
@@ -111,10 +107,10 @@ def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> d
     }
 
 
-def _catalogue_asset(contract: schemas.TableContract, raw_key: dg.AssetKey) -> dg.AssetsDefinition:
+def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> dg.AssetsDefinition:
     @dg.asset(
         key=staging_key(contract),
-        deps=[raw_key],
+        deps=list(source.deps),
         description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
         group_name="staging",
         kinds=KINDS | {get_settings().staging_backend},
@@ -124,44 +120,46 @@ def _catalogue_asset(contract: schemas.TableContract, raw_key: dg.AssetKey) -> d
     def _asset(
         context: dg.AssetExecutionContext, staging: StagingResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        raw, source = _split_landing_columns(
-            read_raw(raw_path(get_settings().raw_dir, synthetic.SOURCE, contract.name))
-        )
+        raw, source_name = source.read(None)
         store = staging.store()
         store.ensure_tables()
-        result = store.replace_table(contract, raw, source=source, batch_id=str(uuid.uuid4()))
+        result = store.replace_table(contract, raw, source=source_name, batch_id=str(uuid.uuid4()))
         context.log.info(
             f"staged {result.rows_loaded} {contract.name}, rejected {result.rows_rejected}"
         )
         preview = pl.from_arrow(store.read(contract)).head(10)
-        metadata = _load_metadata(raw.height, [result], source)
+        metadata = {**_load_metadata(raw.height, [result], source_name), **source.metadata}
         yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
         yield from _check_results(contract, [result])
 
     return _asset
 
 
-staging_artists = _catalogue_asset(schemas.ARTISTS, synthetic.ARTISTS_KEY)
-staging_tracks = _catalogue_asset(schemas.TRACKS, synthetic.TRACKS_KEY)
-staging_users = _catalogue_asset(schemas.USERS, synthetic.USERS_KEY)
+def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=staging_key(schemas.LISTENS),
+        deps=[*source.deps, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
+        description=(
+            "Typed listening events, one row per event. Events for unknown tracks or users, with "
+            "impossible durations or outside their day are rejected with the reason."
+        ),
+        group_name="staging",
+        kinds=KINDS | {get_settings().staging_backend},
+        partitions_def=daily_partitions,
+        backfill_policy=single_run_backfill,
+        freshness_policy=DAILY_FRESHNESS,
+        check_specs=_check_specs(schemas.LISTENS),
+    )
+    def staging_listens(
+        context: dg.AssetExecutionContext, staging: StagingResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield from _stage_listens(context, staging, source)
+
+    return staging_listens
 
 
-@dg.asset(
-    key=staging_key(schemas.LISTENS),
-    deps=[synthetic.LISTENS_KEY, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
-    description=(
-        "Typed listening events, one row per event. Events for unknown tracks or users, with "
-        "impossible durations or outside their day are rejected with the reason."
-    ),
-    group_name="staging",
-    kinds=KINDS | {get_settings().staging_backend},
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    freshness_policy=DAILY_FRESHNESS,
-    check_specs=_check_specs(schemas.LISTENS),
-)
-def staging_listens(
-    context: dg.AssetExecutionContext, staging: StagingResource
+def _stage_listens(
+    context: dg.AssetExecutionContext, staging: StagingResource, source: StagingSource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     store = staging.store()
     store.ensure_tables()
@@ -169,20 +167,17 @@ def staging_listens(
         "track_id": store.keys(schemas.TRACKS, "track_id"),
         "user_id": store.keys(schemas.USERS, "user_id"),
     }
-    raw_dir = get_settings().raw_dir
     results: list[LoadResult] = []
     received = 0
-    source = "unknown"
+    source_name = "unknown"
     for partition_key in context.partition_keys:
-        raw, source = _split_landing_columns(
-            read_raw(raw_path(raw_dir, synthetic.SOURCE, schemas.LISTENS.name, partition_key))
-        )
+        raw, source_name = source.read(partition_key)
         received += raw.height
         result = store.replace_partition(
             schemas.LISTENS,
             raw,
             partition_key=partition_key,
-            source=source,
+            source=source_name,
             batch_id=str(uuid.uuid4()),
             known_keys=known_keys,
         )
@@ -194,8 +189,21 @@ def staging_listens(
     yield dg.MaterializeResult(
         metadata={
             **table_metadata(preview),
-            **_load_metadata(received, results, source),
+            **_load_metadata(received, results, source_name),
+            **source.metadata,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
         }
     )
     yield from _check_results(schemas.LISTENS, results)
+
+
+def build_staging_assets(sources: dict[str, StagingSource]) -> list[dg.AssetsDefinition]:
+    """staging/artists, tracks, users and listens, reading what `sources` say."""
+    return [
+        *(
+            _catalogue_asset(contract, sources[contract.name])
+            for contract in schemas.CATALOGUE_TABLES
+        ),
+        _listens_asset(sources[schemas.LISTENS.name]),
+    ]
+

@@ -1,0 +1,127 @@
+"""Real listening, read back from raw: who heard which (artist, title) when, from either the Last.fm
+API's scrobbles or a Last.fm 1K-format file, in one shape; and its mapping to LISTENS rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from music_platform.defs.sources import lastfm
+from music_platform.defs.sources.landing import read_landed
+from music_platform.defs.sources.selection import ListensSource, SourceSelection
+from music_platform.lib.raw_files import raw_path, read_raw
+from music_platform.lib.sources.files import lastfm_1k_to_listens
+from music_platform.lib.sources.identity import name_id
+
+LASTFM_1K_SOURCE = "lastfm_1k"
+LASTFM_1K_KEY = dg.AssetKey(["raw", LASTFM_1K_SOURCE, "scrobbles"])
+LISTENED_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(),
+    "listened_at": pl.Datetime("us", "UTC"),
+    "artist_name": pl.String(),
+    "artist_mbid": pl.String(),
+    "track_name": pl.String(),
+    "track_mbid": pl.String(),
+}
+# Where each real listens source lands: (source folder, entity).
+_LANDED = {
+    ListensSource.LASTFM: (lastfm.SOURCE, "scrobbles"),
+    ListensSource.LASTFM_FILE: (LASTFM_1K_SOURCE, "scrobbles"),
+}
+
+
+def raw_listens_key(selection: SourceSelection) -> dg.AssetKey:
+    return {ListensSource.LASTFM: lastfm.SCROBBLES_KEY, ListensSource.LASTFM_FILE: LASTFM_1K_KEY}[
+        selection.listens
+    ]
+
+
+def _text(value: object) -> str | None:
+    text = value.get("#text") if isinstance(value, dict) else value
+    return str(text) if text else None
+
+
+def _from_lastfm_api(raw: pl.DataFrame) -> pl.DataFrame:
+    rows = []
+    for payload, request in zip(raw["payload"], raw["_request"], strict=True):
+        item, asked = json.loads(payload), json.loads(request)
+        artist = item.get("artist")
+        rows.append(
+            {
+                "user_id": asked["params"]["user"],
+                "listened_at": datetime.fromtimestamp(int(item["date"]["uts"]), UTC),
+                "artist_name": _text(artist),
+                "artist_mbid": (artist.get("mbid") or None) if isinstance(artist, dict) else None,
+                "track_name": _text(item.get("name")),
+                "track_mbid": item.get("mbid") or None,
+            }
+        )
+    return pl.DataFrame(rows, schema=LISTENED_SCHEMA)
+
+
+def _listened(selection: SourceSelection, raw: pl.DataFrame) -> pl.DataFrame:
+    if selection.listens is ListensSource.LASTFM:
+        return _from_lastfm_api(raw)
+    return raw.select([pl.col(c).cast(t) for c, t in LISTENED_SCHEMA.items()])
+
+
+def listened(selection: SourceSelection, raw_dir: Path, partition_key: str) -> pl.DataFrame:
+    """One landed day of real listening."""
+    source, entity = _LANDED[selection.listens]
+    return _listened(selection, read_raw(raw_path(raw_dir, source, entity, partition_key)))
+
+
+def listened_so_far(selection: SourceSelection, raw_dir: Path) -> pl.DataFrame:
+    """Every landed day of real listening (empty before the first day lands)."""
+    raw = read_landed(raw_dir, *_LANDED[selection.listens])
+    if raw is None:
+        return pl.DataFrame(schema=LISTENED_SCHEMA)
+    return _listened(selection, raw)
+
+
+def _named(*names: str | None) -> str:
+    """`name_id` of the names, or, for names that normalise to nothing (an artist called
+    "!!!"), a hash of the names as written."""
+    derived = name_id(*names)
+    if derived:
+        return derived
+    text = "|".join((name or "").casefold() for name in names)
+    return "name:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def heard_key(artist: str | None, title: str | None) -> str:
+    """The identity of a heard (artist, title), as the file sources' name-derived track ids."""
+    return _named(artist, title)
+
+
+def artist_key(artist: str | None) -> str:
+    """The name-derived id of an artist, as the file sources' artist ids."""
+    return _named(artist)
+
+
+def heard_keys(frame: pl.DataFrame) -> pl.Series:
+    """`heard_key` of each row's (artist_name, track_name), each distinct pair computed once."""
+    pairs = frame.select("artist_name", "track_name")
+    keys = {pair: heard_key(*pair) for pair in pairs.unique().iter_rows()}
+    return pl.Series("heard_key", [keys[pair] for pair in pairs.iter_rows()], dtype=pl.String)
+
+
+def to_listens(listened: pl.DataFrame, track_ids: pl.DataFrame | None) -> pl.DataFrame:
+    """LISTENS rows: event_id `user:epoch-seconds:n` as in the Last.fm 1K file, track_id from
+    the cross-source identity (`heard_key` -> track_id); ms_played is unknown to Last.fm."""
+    rows = lastfm_1k_to_listens(listened).drop("track_id").with_columns(heard_keys(listened))
+    known = (
+        track_ids.select("heard_key", "track_id")
+        if track_ids is not None
+        else pl.DataFrame(schema={"heard_key": pl.String, "track_id": pl.String})
+    )
+    rows = rows.join(known, on="heard_key", how="left", maintain_order="left")
+    # A track the identity does not know keeps its heard key, so staging names it when it rejects.
+    return rows.with_columns(pl.coalesce("track_id", "heard_key").alias("track_id")).select(
+        "event_id", "user_id", "track_id", "listened_at", "ms_played", "listen_date"
+    )

@@ -1,0 +1,207 @@
+"""`staging/track_identity`: the cross-source identity of every heard track and the catalogue
+reconciled from every real source, which staging's tracks, artists and listens read.
+
+Checks: the share of heard tracks a catalogue source recognises (blocking, at least
+MUSIC_PLATFORM_MIN_MATCH_RATE), and durations that disagree between Last.fm and the catalogue by
+more than MUSIC_PLATFORM_DURATION_TOLERANCE_SECONDS (a warning listing them: they are flagged
+in the identity, not overwritten).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from music_platform.defs.partitions import CATALOGUE_FRESHNESS
+from music_platform.defs.sources import files, kaggle, lastfm, spotify
+from music_platform.defs.sources.catalogue import (
+    CatalogueInputs,
+    ReconciledCatalogue,
+    heard_from_listened,
+    lastfm_artists_from_raw,
+    lastfm_tracks_from_raw,
+    reconcile,
+    resolutions_from_raw,
+    spotify_from_raw,
+)
+from music_platform.defs.sources.landing import KINDS, read_landed
+from music_platform.defs.sources.listens import listened_so_far, raw_listens_key
+from music_platform.defs.sources.selection import ListensSource, SourceSelection
+from music_platform.lib.metadata import markdown_preview
+from music_platform.lib.raw_files import raw_path, write_raw
+from music_platform.settings import Settings, get_settings
+
+IDENTITY_KEY = dg.AssetKey(["staging", "track_identity"])
+
+
+def reconciled_path(settings: Settings, name: str) -> Path:
+    """`track_identity`, `tracks` or `artists` as last reconciled."""
+    return settings.reconciled_dir / f"{name}.parquet"
+
+
+def _catalogue_file(settings: Settings, source: str, entity: str) -> pl.DataFrame | None:
+    path = raw_path(settings.raw_dir, source, entity)
+    return pl.read_parquet(path).select(pl.exclude("^_.*$")) if path.exists() else None
+
+
+def gather_inputs(selection: SourceSelection, settings: Settings) -> CatalogueInputs:
+    """Everything landed so far by the active real sources, parsed."""
+    raw = settings.raw_dir
+    with_lastfm_info = selection.listens is ListensSource.LASTFM
+    spotify_tracks, spotify_artists = spotify_from_raw(
+        *(
+            read_landed(raw, spotify.SOURCE, entity) if selection.spotify else None
+            for entity in ("tracks", "artists", "audio_features")
+        )
+    )
+    return CatalogueInputs(
+        heard=heard_from_listened(listened_so_far(selection, raw)),
+        lastfm_tracks=lastfm_tracks_from_raw(
+            read_landed(raw, lastfm.SOURCE, "track_info") if with_lastfm_info else None
+        ),
+        lastfm_artists=lastfm_artists_from_raw(
+            read_landed(raw, lastfm.SOURCE, "artist_info") if with_lastfm_info else None
+        ),
+        resolutions=resolutions_from_raw(
+            read_landed(raw, spotify.SOURCE, "track_search") if selection.spotify else None
+        ),
+        spotify_tracks=spotify_tracks,
+        spotify_artists=spotify_artists,
+        kaggle=_catalogue_file(settings, kaggle.SOURCE, "tracks"),
+        tidytuesday=(
+            _catalogue_file(settings, files.TIDYTUESDAY_SOURCE, "songs")
+            if selection.tidytuesday
+            else None
+        ),
+    )
+
+
+def raw_dependencies(selection: SourceSelection) -> list[dg.AssetKey]:
+    keys = [raw_listens_key(selection), kaggle.TRACKS_KEY]
+    if selection.listens is ListensSource.LASTFM:
+        keys += [lastfm.ARTIST_INFO_KEY, lastfm.TRACK_INFO_KEY]
+    if selection.spotify:
+        keys += list(spotify.ENTITIES)
+    if selection.tidytuesday:
+        keys.append(files.TIDYTUESDAY_KEY)
+    return keys
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    return {
+        str(value): count
+        for value, count in frame.group_by(column).len().sort(column, nulls_last=True).iter_rows()
+    }
+
+
+def _checks(result: ReconciledCatalogue, settings: Settings) -> Iterator[dg.AssetCheckResult]:
+    heard = result.identity.height
+    rate, threshold = result.track_match_rate, settings.min_match_rate
+    yield dg.AssetCheckResult(
+        check_name="match_rate_above_threshold",
+        passed=heard == 0 or rate >= threshold,
+        metadata={
+            "track_match_rate": rate,
+            "artist_match_rate": result.artist_match_rate,
+            "threshold": threshold,
+            "heard_tracks": heard,
+        },
+        description=(
+            f"{rate:.1%} of {heard} heard tracks matched a catalogue source "
+            f"(minimum {threshold:.0%}); the rest were built from Last.fm or their names"
+        ),
+    )
+    disagreeing = result.disagreements
+    tolerance = settings.duration_tolerance_seconds
+    yield dg.AssetCheckResult(
+        check_name="durations_agree",
+        passed=disagreeing.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "disagreements": disagreeing.height,
+            "tolerance_seconds": tolerance,
+            "examples": markdown_preview(
+                disagreeing.select(
+                    "artist_name",
+                    "track_name",
+                    "track_id",
+                    "lastfm_duration_ms",
+                    "catalogue_duration_ms",
+                )
+            ),
+        },
+        description=(
+            f"{disagreeing.height} heard tracks' Last.fm and catalogue durations differ by more "
+            f"than {tolerance:g} s; both are kept in the identity"
+        ),
+    )
+
+
+def build_track_identity(selection: SourceSelection) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=IDENTITY_KEY,
+        deps=raw_dependencies(selection),
+        description=(
+            "The cross-source identity of every heard track (MBID, Spotify id, normalised "
+            "names) with how it matched and both durations, and the catalogue reconciled from "
+            "Spotify, Kaggle, TidyTuesday and Last.fm that staging's tracks and artists load."
+        ),
+        group_name="staging",
+        kinds=KINDS,
+        freshness_policy=CATALOGUE_FRESHNESS,
+        check_specs=[
+            dg.AssetCheckSpec(
+                "match_rate_above_threshold",
+                asset=IDENTITY_KEY,
+                blocking=True,
+                description="Catalogue sources recognise at least MUSIC_PLATFORM_MIN_MATCH_RATE "
+                "of the heard tracks.",
+            ),
+            dg.AssetCheckSpec(
+                "durations_agree",
+                asset=IDENTITY_KEY,
+                description="Last.fm and the catalogue agree on durations within the tolerance.",
+            ),
+        ],
+    )
+    def staging_track_identity(
+        context: dg.AssetExecutionContext,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        settings = get_settings()
+        result = reconcile(
+            gather_inputs(selection, settings),
+            duration_tolerance_ms=round(settings.duration_tolerance_seconds * 1000),
+        )
+        for name, frame in (
+            ("track_identity", result.identity),
+            ("tracks", result.tracks),
+            ("artists", result.artists),
+        ):
+            write_raw(frame, reconciled_path(settings, name))
+        context.log.info(
+            f"{result.identity.height} heard tracks, {result.track_match_rate:.1%} matched; "
+            f"catalogue of {result.tracks.height} tracks and {result.artists.height} artists"
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(result.identity.height),
+                "preview": markdown_preview(result.identity),
+                "track_match_rate": result.track_match_rate,
+                "artist_match_rate": result.artist_match_rate,
+                "heard_by_match": dg.MetadataValue.json(_counts(result.identity, "matched_by")),
+                "heard_by_catalogue_source": dg.MetadataValue.json(
+                    _counts(result.identity, "catalogue_source")
+                ),
+                "tracks_by_features_source": dg.MetadataValue.json(
+                    _counts(result.tracks, "features_source")
+                ),
+                "duration_disagreements": result.disagreements.height,
+                "catalogue_tracks": result.tracks.height,
+                "catalogue_artists": result.artists.height,
+                **selection.as_metadata(),
+            }
+        )
+        yield from _checks(result, settings)
+
+    return staging_track_identity

@@ -1,0 +1,151 @@
+"""Which source feeds each entity, decided once from the settings and explained in metadata.
+
+- listens (and the users who made them): the Last.fm API when LASTFM_API_KEY and LASTFM_USERS
+  are set, else a Last.fm 1K-format file (LASTFM_SCROBBLES_FILE), else synthetic.
+- tracks and artists: synthetic listening draws from the synthetic catalogue. Real listening
+  gets a catalogue reconciled from every real source: Spotify (when its keys are set) resolves
+  what was heard, then Kaggle and TidyTuesday rows, then Last.fm's own track and artist info.
+- raw/kaggle/tracks is always defined (the file sensor targets it): it lands KAGGLE_TRACKS_CSV or
+  Kaggle-format files dropped in the external folder, else downloads with Kaggle credentials
+  unless a mode without the network is forced.
+
+MUSIC_PLATFORM_SOURCE (or `music-platform run --source`) forces one mode for every source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from music_platform.settings import Settings, SettingsError, SourceMode
+
+
+class ListensSource(StrEnum):
+    SYNTHETIC = "synthetic"
+    LASTFM = "lastfm"  # the Last.fm API, for LASTFM_USERS
+    LASTFM_FILE = "lastfm_1k"  # a Last.fm 1K-format scrobbles file
+
+
+@dataclass(frozen=True)
+class SourceSelection:
+    mode: SourceMode
+    listens: ListensSource
+    spotify: bool
+    """raw/spotify/* resolve and fetch what was heard."""
+    kaggle_download: bool
+    """raw/kaggle/tracks may download the dataset when no local file is given."""
+    tidytuesday: bool
+    """raw/tidytuesday/songs lands TIDYTUESDAY_SONGS_CSV."""
+    reasons: tuple[str, ...]
+
+    @property
+    def synthetic(self) -> bool:
+        return self.listens is ListensSource.SYNTHETIC
+
+    @property
+    def catalogue(self) -> str:
+        """Where staging's tracks and artists come from: `synthetic` or `reconciled`."""
+        return "synthetic" if self.synthetic else "reconciled"
+
+    def as_metadata(self) -> dict[str, str]:
+        return {
+            "source_mode": self.mode.value,
+            "listens_source": self.listens.value,
+            "catalogue_source": self.catalogue,
+            "why": "; ".join(self.reasons),
+        }
+
+
+def _forced_live(settings: Settings) -> SourceSelection:
+    sources = settings.sources
+    missing = [
+        name
+        for name, present in (
+            ("LASTFM_API_KEY", sources.has_lastfm_key),
+            ("LASTFM_USERS", bool(sources.users)),
+            ("SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET", sources.has_spotify_keys),
+        )
+        if not present
+    ]
+    if missing:
+        raise SettingsError(
+            f"MUSIC_PLATFORM_SOURCE=live needs {', '.join(missing)}; set them, or run with "
+            "--source files or --source synthetic."
+        )
+    return SourceSelection(
+        mode=SourceMode.LIVE,
+        listens=ListensSource.LASTFM,
+        spotify=True,
+        kaggle_download=True,
+        tidytuesday=sources.tidytuesday_songs_csv is not None,
+        reasons=("live forced: Last.fm API listens, Spotify catalogue",),
+    )
+
+
+def _forced_files(settings: Settings) -> SourceSelection:
+    path = settings.sources.lastfm_scrobbles_file
+    if path is None:
+        raise SettingsError(
+            "MUSIC_PLATFORM_SOURCE=files needs LASTFM_SCROBBLES_FILE (a Last.fm 1K-format "
+            "scrobbles TSV); tracks come from KAGGLE_TRACKS_CSV, TIDYTUESDAY_SONGS_CSV or "
+            f"Kaggle-format files in {settings.external_dir}."
+        )
+    if not path.is_file():
+        raise SettingsError(f"LASTFM_SCROBBLES_FILE={path} does not exist or is not a file.")
+    return SourceSelection(
+        mode=SourceMode.FILES,
+        listens=ListensSource.LASTFM_FILE,
+        spotify=False,
+        kaggle_download=False,
+        tidytuesday=settings.sources.tidytuesday_songs_csv is not None,
+        reasons=(f"files forced: listens from {path}, catalogue from local files",),
+    )
+
+
+def _auto(settings: Settings) -> SourceSelection:
+    sources = settings.sources
+    reasons = []
+    if sources.has_lastfm_key and sources.users:
+        listens = ListensSource.LASTFM
+        reasons.append(f"Last.fm API listens for {len(sources.users)} user(s)")
+    else:
+        if sources.has_lastfm_key:
+            reasons.append("LASTFM_API_KEY is set but LASTFM_USERS is empty")
+        if sources.lastfm_scrobbles_file is not None:
+            listens = ListensSource.LASTFM_FILE
+            reasons.append(f"listens from LASTFM_SCROBBLES_FILE={sources.lastfm_scrobbles_file}")
+        else:
+            listens = ListensSource.SYNTHETIC
+            reasons.append("no Last.fm keys or scrobbles file: synthetic listens and catalogue")
+    spotify = sources.has_spotify_keys and listens is not ListensSource.SYNTHETIC
+    if spotify:
+        reasons.append("Spotify keys set: heard tracks resolved on Spotify")
+    elif listens is not ListensSource.SYNTHETIC:
+        reasons.append("no Spotify keys: catalogue from Kaggle, TidyTuesday and Last.fm")
+    return SourceSelection(
+        mode=SourceMode.AUTO,
+        listens=listens,
+        spotify=spotify,
+        kaggle_download=True,
+        tidytuesday=sources.tidytuesday_songs_csv is not None,
+        reasons=tuple(reasons),
+    )
+
+
+def select_sources(settings: Settings) -> SourceSelection:
+    """The active source of each entity; raises SettingsError when a forced mode lacks what it
+    needs, naming the settings to set."""
+    if settings.source is SourceMode.SYNTHETIC:
+        return SourceSelection(
+            mode=SourceMode.SYNTHETIC,
+            listens=ListensSource.SYNTHETIC,
+            spotify=False,
+            kaggle_download=False,
+            tidytuesday=False,
+            reasons=("synthetic forced",),
+        )
+    if settings.source is SourceMode.LIVE:
+        return _forced_live(settings)
+    if settings.source is SourceMode.FILES:
+        return _forced_files(settings)
+    return _auto(settings)
