@@ -13,7 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from music_platform.settings import SettingsError, get_settings
+from music_platform.settings import (
+    SettingsError,
+    SourceMode,
+    clear_settings_cache,
+    get_settings,
+)
 
 app = typer.Typer(
     help=(
@@ -63,13 +68,27 @@ def run(
     summary: Annotated[
         Path | None, typer.Option(help="Also write the run summary as JSON to this path.")
     ] = None,
+    source: Annotated[
+        SourceMode | None,
+        typer.Option(
+            help="Force every source: synthetic, files or live (default: MUSIC_PLATFORM_SOURCE, "
+            "auto = live where keys are set, local files where given, synthetic otherwise)."
+        ),
+    ] = None,
 ) -> None:
     """Materialize the whole asset graph: the last DAYS daily partitions plus every
     unpartitioned asset, on the current environment. Exits non-zero when an asset or a
     blocking check fails, and says which and why."""
+    if source is not None:
+        # Before anything resolves settings or loads definitions, which pick the sources.
+        os.environ["MUSIC_PLATFORM_SOURCE"] = source.value
+        clear_settings_cache()
     try:
         settings = get_settings()
         settings.ensure_home()
+        from music_platform.defs.sources.selection import select_sources
+
+        selection = select_sources(settings)
         from music_platform.lib.connectivity import check_services
 
         check_services(settings)
@@ -89,7 +108,7 @@ def run(
     partition_keys = runner.last_partition_keys(daily_partitions, days)
     console.print(
         f"[bold]music-platform[/] env={settings.env.value} home={settings.home_dir} "
-        f"days={partition_keys[0]}..{partition_keys[-1]}"
+        f"days={partition_keys[0]}..{partition_keys[-1]} sources={'; '.join(selection.reasons)}"
     )
     with Progress(
         TextColumn("{task.description}"),
@@ -164,6 +183,76 @@ def dev(
             str(port),
         ],
     )
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Each asset's last materialization (time, partition), freshness and check state, from the
+    Dagster instance of the current environment, and the latest failed runs."""
+    try:
+        settings = get_settings()
+        settings.ensure_home()
+        from music_platform import status as platform_status
+
+        platform_status.show(settings, as_json=as_json)
+    except SettingsError as error:
+        raise fail(str(error)) from None
+
+
+@app.command()
+def recommend(
+    user: Annotated[str, typer.Option(help="The user id to recommend for.")],
+    k: Annotated[int, typer.Option(min=1, max=100, help="How many tracks.")] = 10,
+    genre: Annotated[str | None, typer.Option(help="Only tracks of this genre.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Recommend tracks for a user from the promoted model, each with the reason behind it.
+    Unknown users get a cold-start answer (the most played tracks, or a genre's)."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        raise fail(str(error)) from None
+    from music_platform.serving.recommendations import (
+        InvalidRequestError,
+        NoModelError,
+        NotFoundError,
+        RecommendationService,
+    )
+
+    try:
+        answer = RecommendationService(settings.models_dir).for_user(user, k=k, genre=genre)
+    except (NoModelError, NotFoundError, InvalidRequestError) as error:
+        raise fail(str(error)) from None
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    title = f"recommendations for {user}" + (" (new listener)" if answer["cold_start"] else "")
+    table = Table(title=title, caption=f"model {answer['model_version']}")
+    for column in ("track", "artist", "genre", "why"):
+        table.add_column(column)
+    for track in answer["tracks"]:
+        table.add_row(track["track_name"], track["artist_name"], track["genre"], track["reason"])
+    Console().print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve recommendations over HTTP (OpenAPI docs at /docs). Picks up newly promoted models
+    without a restart."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        raise fail(str(error)) from None
+    import uvicorn
+
+    from music_platform.serving.api import create_app
+
+    uvicorn.run(create_app(settings.models_dir), host=host, port=port, log_level="info")
 
 
 def main() -> None:
