@@ -1,4 +1,4 @@
-"""The warehouse resource (DuckDB in `local` and `dev`) and the dbt project it runs."""
+"""The warehouse resource (DuckDB in `local` and `dev`, Snowflake in `prod`) and its dbt project."""
 
 from pathlib import Path
 
@@ -6,20 +6,27 @@ import dagster as dg
 from dagster_dbt import DbtProject
 
 from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
-from music_platform.settings import Settings
+from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
+from music_platform.settings import Settings, get_settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Where the landing tables and dbt's models live."""
+    """Where the landing tables and dbt's models live.
+
+    Snowflake's account and credentials are read from the settings when a step runs, so they
+    never appear in the resource's config (which Dagster shows in the UI and run storage).
+    """
 
     backend: str
     duckdb_path: str = ""
 
-    def client(self) -> DuckDBWarehouse:
+    def client(self) -> DuckDBWarehouse | SnowflakeWarehouse:
         if self.backend == "duckdb":
             return DuckDBWarehouse(Path(self.duckdb_path))
+        if self.backend == "snowflake":
+            return SnowflakeWarehouse(get_settings().snowflake)
         raise ValueError(f"unknown warehouse backend {self.backend!r}")
 
 
@@ -29,10 +36,26 @@ def dbt_project(target: str) -> DbtProject:
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """The variables dbt's profiles.yml reads, derived from the settings."""
-    return {
+    environment = {
         "MUSIC_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path),
         "POSTGRES_HOST": settings.postgres.host,
         "POSTGRES_PORT": str(settings.postgres.port),
         "POSTGRES_USER": settings.postgres.user,
         "POSTGRES_DB": settings.postgres.db,
     }
+    if settings.warehouse_backend == "snowflake":
+        snowflake = settings.snowflake
+        # dbt runs as a subprocess and cannot read `.env`, so even the password is passed on.
+        environment |= {
+            "SNOWFLAKE_ACCOUNT": snowflake.account,
+            "SNOWFLAKE_USER": snowflake.user,
+            "SNOWFLAKE_PASSWORD": snowflake.password.get_secret_value(),
+            "SNOWFLAKE_DATABASE": snowflake.database,
+            "SNOWFLAKE_WAREHOUSE": snowflake.warehouse,
+            "SNOWFLAKE_ROLE": snowflake.role,
+            "SNOWFLAKE_SCHEMA": snowflake.schema_,
+            "SNOWFLAKE_HOST": snowflake.host,
+            "SNOWFLAKE_PORT": str(snowflake.port),
+            "SNOWFLAKE_PROTOCOL": snowflake.protocol,
+        }
+    return environment

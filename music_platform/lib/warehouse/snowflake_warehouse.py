@@ -250,10 +250,12 @@ class SnowflakeWarehouse:
     def _copy(cursor: SnowflakeCursor, target: str, stage: str, expected_rows: int) -> None:
         if expected_rows == 0:
             return
+        # FORCE: a rerun loads the same bytes again on purpose (the rows were just deleted), so
+        # Snowflake's load history must not skip them as already loaded.
         results = cursor.execute(
             f"COPY INTO {target} FROM @{stage} "
             "FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE) "
-            "MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE"
+            "MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE FORCE = TRUE"
         ).fetchall()
         # Each row of COPY's result is one file: (file, status, rows_parsed, rows_loaded, ...).
         loaded = sum(int(row[3]) for row in results)

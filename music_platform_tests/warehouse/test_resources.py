@@ -1,0 +1,82 @@
+"""The warehouse resource and dbt's environment per platform environment (no server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from music_platform.defs.warehouse.resources import WarehouseResource, dbt_environment
+from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
+from music_platform.lib.warehouse.snowflake_warehouse import (
+    SnowflakeWarehouse,
+    connection_args,
+    quote_identifier,
+)
+from music_platform.settings import SnowflakeSettings, get_settings
+from music_platform_tests.platform_env import applied
+
+SNOWFLAKE_ENV = {
+    "SNOWFLAKE_ACCOUNT": "acme-eu1",
+    "SNOWFLAKE_USER": "loader",
+    "SNOWFLAKE_PASSWORD": "s3cret-value",
+    "SNOWFLAKE_DATABASE": "music",
+    "SNOWFLAKE_ROLE": "",
+    "SNOWFLAKE_HOST": "",
+}
+
+
+def _prod(home: Path) -> dict[str, str]:
+    return {"MUSIC_PLATFORM_ENV": "prod", "MUSIC_PLATFORM_HOME": str(home), **SNOWFLAKE_ENV}
+
+
+def test_prod_passes_snowflake_settings_to_dbt(tmp_path: Path) -> None:
+    with applied(_prod(tmp_path)):
+        environment = dbt_environment(get_settings())
+    assert environment["SNOWFLAKE_ACCOUNT"] == "acme-eu1"
+    assert environment["SNOWFLAKE_PASSWORD"] == "s3cret-value"
+    assert environment["SNOWFLAKE_DATABASE"] == "music"
+    assert environment["SNOWFLAKE_SCHEMA"] == "ANALYTICS"
+    assert environment["SNOWFLAKE_PORT"] == "443"
+    assert environment["SNOWFLAKE_PROTOCOL"] == "https"
+
+
+def test_local_and_dev_give_dbt_no_snowflake_settings(tmp_path: Path) -> None:
+    for env in ("local", "dev"):
+        with applied({"MUSIC_PLATFORM_ENV": env, "MUSIC_PLATFORM_HOME": str(tmp_path)}):
+            environment = dbt_environment(get_settings())
+        assert not [name for name in environment if name.startswith("SNOWFLAKE_")]
+        assert environment["MUSIC_PLATFORM_WAREHOUSE_PATH"] == str(tmp_path / "warehouse.duckdb")
+
+
+def test_the_snowflake_client_reads_credentials_at_run_time_not_from_config(
+    tmp_path: Path,
+) -> None:
+    resource = WarehouseResource(backend="snowflake")
+    with applied(_prod(tmp_path)):
+        client = resource.client()
+    assert isinstance(client, SnowflakeWarehouse)
+    assert client.settings.password.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(resource)
+    assert isinstance(
+        WarehouseResource(backend="duckdb", duckdb_path="w.duckdb").client(), DuckDBWarehouse
+    )
+
+
+def test_connection_args_point_at_fakesnow_only_when_a_host_is_set() -> None:
+    cloud = connection_args(SnowflakeSettings(account="acme", user="u", password="p"))
+    assert "host" not in cloud
+    assert "role" not in cloud
+    local = connection_args(
+        SnowflakeSettings(
+            account="fakesnow", user="u", password="p", host="127.0.0.1", port=1, protocol="http"
+        )
+    )
+    assert (local["host"], local["port"], local["protocol"]) == ("127.0.0.1", 1, "http")
+    assert local["paramstyle"] == "qmark"
+
+
+def test_identifiers_are_quoted_as_snowflake_resolves_unquoted_names() -> None:
+    assert quote_identifier("listens") == '"LISTENS"'
+    assert quote_identifier('odd"name') == '"ODD""NAME"'
+    assert SnowflakeWarehouse(SnowflakeSettings(database="music")).table_name("listens") == (
+        '"MUSIC"."LANDING"."LISTENS"'
+    )
