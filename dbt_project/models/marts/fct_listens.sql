@@ -48,12 +48,11 @@ final as (
         listens.ms_played,
         tracks.duration_ms as track_duration_ms,
         -- Replays and seeking can play more than the track's length: cap at a full listen.
+        -- (No least(): it skips nulls on DuckDB and PostgreSQL but not on Snowflake.)
         case
-            when tracks.duration_ms > 0
-                then least(
-                    cast(listens.ms_played as {{ dbt.type_float() }}) / tracks.duration_ms,
-                    1.0
-                )
+            when listens.ms_played is null or not tracks.duration_ms > 0 then null
+            when listens.ms_played >= tracks.duration_ms then 1.0
+            else cast(listens.ms_played as {{ dbt.type_float() }}) / tracks.duration_ms
         end as completion_ratio,
 
         -- load metadata
