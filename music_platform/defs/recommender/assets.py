@@ -30,7 +30,7 @@ with window_end as (select max(listen_date) as last_day from analytics.fct_liste
 select user_id, track_id, count(*) as plays,
        min(listen_date) as first_day, max(listen_date) as last_day
 from analytics.fct_listens, window_end
-where listen_date > window_end.last_day - cast(? as integer)
+where datediff('day', listen_date, window_end.last_day) < ?
 group by user_id, track_id
 """
 
