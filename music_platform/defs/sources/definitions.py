@@ -30,4 +30,3 @@ def build_defs(selection: SourceSelection) -> dg.Definitions:
     if selection.tidytuesday:
         assets.append(raw_tidytuesday_songs)
     return dg.Definitions(assets=assets)
-

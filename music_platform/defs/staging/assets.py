@@ -206,4 +206,3 @@ def build_staging_assets(sources: dict[str, StagingSource]) -> list[dg.AssetsDef
         ),
         _listens_asset(sources[schemas.LISTENS.name]),
     ]
-
