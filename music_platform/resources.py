@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from dagster_dbt import DbtCliResource
@@ -29,5 +31,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "warehouse": WarehouseResource(
             backend=settings.warehouse_backend, duckdb_path=str(settings.warehouse_path)
         ),
-        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), target=settings.dbt_target),
+        # The dbt beside this interpreter, so runs work without an activated virtualenv.
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            target=settings.dbt_target,
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        ),
     }
