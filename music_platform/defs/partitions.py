@@ -26,3 +26,7 @@ CATALOGUE_FRESHNESS = dg.FreshnessPolicy.time_window(
 MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(days=7), warn_window=timedelta(days=2)
 )
+
+# Steps that open the DuckDB warehouse share this pool; dagster.yaml lets one run at a time,
+# since DuckDB allows a single writer process (and no reader beside it).
+WAREHOUSE_POOL = "warehouse"

@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from music_platform.defs.partitions import MODEL_FRESHNESS
+from music_platform.defs.partitions import MODEL_FRESHNESS, WAREHOUSE_POOL
 from music_platform.defs.recommender.training import (
     PRIMARY_METRIC,
     TrainingOutcome,
@@ -98,6 +98,7 @@ def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
     group_name="ml",
     kinds={"python", "scipy"},
     freshness_policy=MODEL_FRESHNESS,
+    pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             "beats_popularity_baseline",

@@ -27,6 +27,7 @@ from dagster_dbt import (
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
+    WAREHOUSE_POOL,
     daily_partitions,
     single_run_backfill,
 )
@@ -168,6 +169,7 @@ def with_row_counts(
     project=PROJECT,
     exclude=f"tag:{DAILY_TAG}",
     dagster_dbt_translator=TRANSLATOR,
+    pool=WAREHOUSE_POOL,
     name="dbt_catalogue_models",
 )
 def dbt_catalogue_models(
@@ -181,6 +183,7 @@ def dbt_catalogue_models(
     project=PROJECT,
     select=f"tag:{DAILY_TAG}",
     dagster_dbt_translator=TRANSLATOR,
+    pool=WAREHOUSE_POOL,
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
     name="dbt_daily_models",

@@ -12,6 +12,7 @@ import polars as pl
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
+    WAREHOUSE_POOL,
     daily_partitions,
     single_run_backfill,
 )
@@ -61,6 +62,7 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
         backfill_policy=single_run_backfill if partitioned else None,
         freshness_policy=DAILY_FRESHNESS if partitioned else CATALOGUE_FRESHNESS,
         check_specs=[_reconciles_spec(contract)],
+        pool=WAREHOUSE_POOL,
     )
     def _asset(
         context: dg.AssetExecutionContext,
