@@ -1,7 +1,8 @@
 """Recommenders for the platform: the evaluation protocol, the models and their tuning.
 
 `protocol` is the one way every model is judged; `models` share one interface (fit, score,
-recommend, explain, save/load); `tuning` picks the project's blend on a validation split.
+recommend, explain, save/load); `tuning` picks a blend of them on a validation split, with the
+side data of `components`; `project` is the blend chosen on HetRec, `tracks` the platform's.
 """
 
 from music_platform.lib.recommender.interactions import InteractionMatrix

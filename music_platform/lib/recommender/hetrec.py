@@ -49,3 +49,22 @@ def load_item_tags(
     )
     features.sum_duplicates()
     return features, tag_names
+
+
+def load_friends(data_dir: Path, user_ids: np.ndarray) -> sp.csr_matrix:
+    """Users x users from `user_friends.dat` (1 per friendship), rows and columns `user_ids`.
+
+    The file lists every friendship in both directions; pairs with an unknown user are dropped.
+    """
+    pairs = pl.read_csv(data_dir / "user_friends.dat", separator="\t")
+    known = user_ids.tolist()
+    pairs = pairs.filter(pl.col("userID").is_in(known) & pl.col("friendID").is_in(known))
+    rows = np.searchsorted(user_ids, pairs["userID"].to_numpy())
+    cols = np.searchsorted(user_ids, pairs["friendID"].to_numpy())
+    friends = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+        shape=(len(user_ids), len(user_ids)),
+    )
+    friends.sum_duplicates()
+    friends.data = np.ones_like(friends.data)
+    return friends

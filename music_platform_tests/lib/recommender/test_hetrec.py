@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 
 from music_platform.lib.recommender import evaluate, split
-from music_platform.lib.recommender.hetrec import load_interactions, load_item_tags
-from music_platform.lib.recommender.models import Popularity
-from music_platform.lib.recommender.project import project_blend
+from music_platform.lib.recommender.components import SideData
+from music_platform.lib.recommender.hetrec import load_friends, load_interactions, load_item_tags
+from music_platform.lib.recommender.models import ALS, Popularity
+from music_platform.lib.recommender.project import PROJECT_PARAMS, project_blend
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +37,29 @@ def test_held_out_pairs_leave_no_tags_behind(hetrec: Path) -> None:
     assert 0 < without.sum() < with_all.sum()
 
 
+def test_friendships_are_symmetric_and_complete(hetrec: Path) -> None:
+    interactions = load_interactions(hetrec)
+    friends = load_friends(hetrec, interactions.user_ids)
+    assert friends.shape == (1892, 1892)
+    assert friends.nnz == 25434
+    assert (friends != friends.T).nnz == 0
+    assert friends.diagonal().sum() == 0
+    some = interactions.user_ids[:100]
+    assert load_friends(hetrec, some).shape == (100, 100)
+
+
 @pytest.mark.slow
-def test_project_blend_beats_popularity_clearly(hetrec: Path) -> None:
+def test_project_blend_beats_its_own_als_and_popularity_clearly(hetrec: Path) -> None:
     interactions = load_interactions(hetrec)
     test_split = split(interactions)
     tags, _ = load_item_tags(hetrec, interactions.item_ids, test_split.test)
-    blend = evaluate(project_blend().fit(test_split.train, tags), test_split)
+    side = SideData(item_features=tags, friends=load_friends(hetrec, interactions.user_ids))
+    blend = evaluate(project_blend(side).fit(test_split.train), test_split)
+    als = evaluate(ALS(PROJECT_PARAMS["als"]).fit(test_split.train), test_split)
     popularity = evaluate(Popularity().fit(test_split.train), test_split)
     assert popularity.ndcg == pytest.approx(0.0799, abs=0.001)
-    assert blend.ndcg > 2.5 * popularity.ndcg
+    assert blend.ndcg > 1.05 * als.ndcg
+    assert blend.ndcg > 3 * popularity.ndcg
     assert blend.recall > 2.5 * popularity.recall
     assert blend.coverage > 10 * popularity.coverage
 

@@ -11,7 +11,9 @@ import scipy.sparse as sp
 
 from music_platform.lib.recommender import InteractionMatrix
 from music_platform.lib.recommender.models import (
+    ALS,
     EASE,
+    ALSParams,
     Blend,
     Content,
     ContentParams,
@@ -21,6 +23,7 @@ from music_platform.lib.recommender.models import (
     PureSVDParams,
     Recommender,
     RP3beta,
+    Social,
 )
 
 N_USERS, N_ITEMS, N_FEATURES = 30, 40, 12
@@ -47,28 +50,41 @@ def features() -> sp.csr_matrix:
     return sp.csr_matrix(dense, dtype=np.float32)
 
 
-MODELS: dict[str, Callable[[], Recommender]] = {
-    "popularity": Popularity,
-    "rp3beta": RP3beta,
-    "ease": lambda: EASE(EASEParams(l2=10.0, min_item_users=1)),
-    "pure_svd": lambda: PureSVD(PureSVDParams(factors=5)),
-    "content": lambda: Content(ContentParams(min_feature_items=1)),
-    "blend": lambda: Blend(
+def friendships() -> sp.csr_matrix:
+    """Users 1..29 in a ring, each a friend of the next two; user 0 has no friends."""
+    ring = np.arange(1, N_USERS)
+    rows = np.concatenate([ring, ring])
+    cols = np.concatenate([np.roll(ring, -1), np.roll(ring, -2)])
+    pairs = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(N_USERS, N_USERS))
+    return sp.csr_matrix((pairs + pairs.T) > 0, dtype=np.float32)
+
+
+Factory = Callable[[sp.csr_matrix], Recommender]
+MODELS: dict[str, Factory] = {
+    "popularity": lambda features: Popularity(),
+    "rp3beta": lambda features: RP3beta(),
+    "ease": lambda features: EASE(EASEParams(l2=10.0, min_item_users=2)),
+    "pure_svd": lambda features: PureSVD(PureSVDParams(factors=5)),
+    "als": lambda features: ALS(ALSParams(factors=4, iterations=10)),
+    "content": lambda features: Content(ContentParams(min_feature_items=1), features),
+    "social": lambda features: Social(friends=friendships()),
+    "blend": lambda features: Blend(
         {
             "rp3beta": RP3beta(),
-            "content": Content(ContentParams(min_feature_items=1)),
+            "als": ALS(ALSParams(factors=4)),
+            "ease": EASE(EASEParams(l2=10.0, min_item_users=2)),
+            "content": Content(ContentParams(min_feature_items=1), features),
+            "social": Social(friends=friendships()),
             "popularity": Popularity(),
         },
-        {"rp3beta": 1.0, "content": 0.5, "popularity": 0.1},
+        {"rp3beta": 1.0, "als": 0.5, "ease": 0.5, "content": 0.5, "social": 0.2, "popularity": 0.1},
     ),
 }
+EXPLAINED = [name for name in MODELS if name not in ("popularity", "social")]
 
 
 def fitted(name: str, train: InteractionMatrix, features: sp.csr_matrix) -> Recommender:
-    model = MODELS[name]()
-    if isinstance(model, Content | Blend):
-        return model.fit(train, features)
-    return model.fit(train)
+    return MODELS[name](features).fit(train)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -121,7 +137,7 @@ def test_recommend_ranks_unseen_items(
     assert seen <= with_seen
 
 
-@pytest.mark.parametrize("name", [n for n in MODELS if n != "popularity"])
+@pytest.mark.parametrize("name", EXPLAINED)
 def test_explain_names_the_users_own_items(
     name: str, train: InteractionMatrix, features: sp.csr_matrix
 ) -> None:
@@ -136,6 +152,41 @@ def test_explain_names_the_users_own_items(
     assert weights == sorted(weights, reverse=True)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_explain_many_explains_each_item_as_explain_does(
+    name: str, train: InteractionMatrix, features: sp.csr_matrix
+) -> None:
+    model = fitted(name, train, features)
+    items = [item for item, _ in model.recommend(5, k=8)] + [int(train.matrix[5].indices[0])]
+    many = model.explain_many(5, items, n=2)
+    assert len(many) == len(items)
+    for item, seeds in zip(items, many, strict=True):
+        one = model.explain(5, item, n=2)
+        assert [seed for seed, _ in seeds] == [seed for seed, _ in one]
+        assert [weight for _, weight in seeds] == pytest.approx([w for _, w in one], rel=1e-4)
+    assert model.explain_many(5, [], n=2) == []
+
+
+@pytest.mark.parametrize("name", ["rp3beta", "ease", "pure_svd", "content"])
+def test_item_contributions_add_up_to_the_score(
+    name: str, train: InteractionMatrix, features: sp.csr_matrix
+) -> None:
+    model = fitted(name, train, features)
+    items = np.arange(N_ITEMS)
+    totals = model.item_contributions(3, items).sum(axis=1)
+    assert totals == pytest.approx(model.score(np.array([3]))[0], rel=1e-4, abs=1e-6)
+
+
+def test_als_contributions_are_the_terms_of_its_least_squares_score(
+    train: InteractionMatrix,
+) -> None:
+    # Conjugate gradient stops near the exact solution the contributions decompose.
+    model = ALS(ALSParams(factors=4, iterations=30)).fit(train)
+    items = np.arange(N_ITEMS)
+    totals = model.item_contributions(3, items).sum(axis=1)
+    assert totals == pytest.approx(model.score(np.array([3]))[0], rel=0.05, abs=0.01)
+
+
 def test_blend_contributions_add_up_to_the_item_based_score(
     train: InteractionMatrix, features: sp.csr_matrix
 ) -> None:
@@ -146,6 +197,26 @@ def test_blend_contributions_add_up_to_the_item_based_score(
     item = blend.recommend(6, k=1)[0][0]
     score = blend.score(np.array([6]))[0, item]
     assert blend.contributions(6, item).sum() == pytest.approx(score, rel=1e-5)
+
+
+def test_social_scores_what_friends_play(train: InteractionMatrix) -> None:
+    model = Social(friends=friendships()).fit(train)
+    scores = model.score(np.arange(N_USERS))
+    assert not scores[0].any()  # no friends
+    friends_items = set(train.matrix[[2, 3, 28, 29]].indices.tolist())  # user 1's friends
+    assert set(np.flatnonzero(scores[1]).tolist()) == friends_items
+    with pytest.raises(ValueError):
+        Social().fit(train)
+
+
+def test_ease_leaves_rarely_played_items_out(train: InteractionMatrix) -> None:
+    model = EASE(EASEParams(l2=10.0, min_item_users=5)).fit(train)
+    rare = np.flatnonzero(np.bincount(train.matrix.indices, minlength=N_ITEMS) < 5)
+    assert len(rare)
+    assert not model.score(np.arange(N_USERS))[:, rare].any()
+    seeds = train.matrix[0].indices
+    weights = model.item_contributions(0, rare)
+    assert weights.shape == (len(rare), len(seeds)) and not weights.any()
 
 
 def test_content_scores_items_nobody_played(

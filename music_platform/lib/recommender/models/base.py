@@ -59,6 +59,13 @@ class Recommender(ABC):
         """How much each of the user's training items (in column order) adds to the score."""
         return np.zeros(len(self._seen_items(user_index)), dtype=np.float32)
 
+    def item_contributions(self, user_index: int, item_indices: np.ndarray) -> np.ndarray:
+        """`contributions` for many items at once: one row per item, one column per seed."""
+        rows = [self.contributions(user_index, int(item)) for item in np.asarray(item_indices)]
+        if not rows:
+            return np.zeros((0, len(self._seen_items(user_index))), dtype=np.float32)
+        return np.vstack(rows).astype(np.float32, copy=False)
+
     def recommend(
         self, user_index: int, k: int = 10, exclude_seen: bool = True
     ) -> list[tuple[int, float]]:
@@ -75,6 +82,18 @@ class Recommender(ABC):
         weights = self.contributions(user_index, item_index)
         order = np.lexsort((seeds, -weights))[:n]
         return [(int(seeds[i]), float(weights[i])) for i in order if weights[i] > 0]
+
+    def explain_many(
+        self, user_index: int, item_indices: np.ndarray | list[int], n: int = 2
+    ) -> list[list[tuple[int, float]]]:
+        """`explain` for each of `item_indices`, sharing the per-user work."""
+        seeds = self._seen_items(user_index)
+        weights = self.item_contributions(user_index, np.asarray(item_indices, dtype=np.int64))
+        explained = []
+        for row in weights:
+            order = np.lexsort((seeds, -row))[:n]
+            explained.append([(int(seeds[i]), float(row[i])) for i in order if row[i] > 0])
+        return explained
 
     def save(self, path: Path | str) -> Path:
         """Write the artefact; returns its path (numpy appends `.npz` when missing)."""

@@ -34,9 +34,10 @@ class Blend(Recommender):
         self.components = dict(components)
 
     def fit(self, train: InteractionMatrix, item_features: sp.spmatrix | None = None) -> Blend:
-        """Fit every component; those that use item features get `item_features`."""
+        """Fit every component; `item_features`, when given, go to those that use them
+        (otherwise they use the features they were built with)."""
         for model in self.components.values():
-            if getattr(model, "uses_item_features", False):
+            if item_features is not None and getattr(model, "uses_item_features", False):
                 model.fit(train, item_features)
             else:
                 model.fit(train)
@@ -50,16 +51,20 @@ class Blend(Recommender):
         total = np.zeros((len(user_indices), seen.shape[1]), dtype=np.float32)
         for name, weight in self._active():
             scores = self.components[name].score(user_indices)
-            total += weight * scores / best_unseen(scores, seen)
+            total += weight * (scores / best_unseen(scores, seen))
         return total
 
     def contributions(self, user_index: int, item_index: int) -> np.ndarray:
+        return self.item_contributions(user_index, np.array([item_index]))[0]
+
+    def item_contributions(self, user_index: int, item_indices: np.ndarray) -> np.ndarray:
+        """Each component's contributions on the scale it has in `score` (one score row each)."""
         seen = self._fitted_train().matrix[[user_index]]
-        total = np.zeros(seen.nnz, dtype=np.float32)
+        total = np.zeros((len(item_indices), seen.nnz), dtype=np.float32)
         for name, weight in self._active():
             model = self.components[name]
             scale = best_unseen(model.score(np.array([user_index])), seen)[0, 0]
-            total += weight * model.contributions(user_index, item_index) / scale
+            total += weight * model.item_contributions(user_index, item_indices) / scale
         return total
 
     def _active(self) -> list[tuple[str, float]]:

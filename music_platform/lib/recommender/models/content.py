@@ -28,11 +28,19 @@ class Content(Recommender):
     Params = ContentParams
     uses_item_features = True
 
+    def __init__(
+        self, params: ContentParams | None = None, item_features: sp.spmatrix | None = None
+    ) -> None:
+        """`item_features`: items x features counts (e.g. tags), rows in the item order of the
+        interactions it will be fitted on; `fit` may also bring them."""
+        super().__init__(params)
+        self.item_features = item_features
+
     def fit(self, train: InteractionMatrix, item_features: sp.spmatrix | None = None) -> Content:
-        """`item_features`: items x features counts (e.g. tag assignments), rows in item order."""
-        if item_features is None or item_features.shape[0] != train.n_items:
+        features = self.item_features if item_features is None else item_features
+        if features is None or features.shape[0] != train.n_items:
             raise ValueError("Content needs an item_features matrix with one row per item")
-        self._features = _tfidf(sp.csr_matrix(item_features), self.params.min_feature_items)
+        self._features = _tfidf(sp.csr_matrix(features), self.params.min_feature_items)
         return super().fit(train)
 
     def _fit(self, train: InteractionMatrix) -> None:
@@ -43,10 +51,13 @@ class Content(Recommender):
         return np.asarray((profiles @ self._features.T).toarray(), dtype=np.float32)
 
     def contributions(self, user_index: int, item_index: int) -> np.ndarray:
+        return self.item_contributions(user_index, np.array([item_index]))[0]
+
+    def item_contributions(self, user_index: int, item_indices: np.ndarray) -> np.ndarray:
         seeds = self._seen_items(user_index)
         row_weights = self._weighted[user_index, seeds].toarray().ravel()
-        similarity = (self._features[seeds] @ self._features[item_index].T).toarray().ravel()
-        return row_weights * similarity
+        similarity = (self._features[np.asarray(item_indices)] @ self._features[seeds].T).toarray()
+        return (similarity * row_weights).astype(np.float32)
 
     def _state(self) -> State:
         return {"weighted": self._weighted, "features": self._features}

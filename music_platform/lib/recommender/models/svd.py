@@ -36,9 +36,13 @@ class PureSVD(Recommender):
         return np.asarray(user_factors @ self._item_factors.T, dtype=np.float32)
 
     def contributions(self, user_index: int, item_index: int) -> np.ndarray:
+        return self.item_contributions(user_index, np.array([item_index]))[0]
+
+    def item_contributions(self, user_index: int, item_indices: np.ndarray) -> np.ndarray:
         seeds = self._seen_items(user_index)
         row_weights = self._weighted[user_index, seeds].toarray().ravel()
-        return row_weights * (self._item_factors[seeds] @ self._item_factors[item_index])
+        targets = self._item_factors[np.asarray(item_indices)]
+        return (targets @ self._item_factors[seeds].T) * row_weights
 
     def _state(self) -> State:
         return {"weighted": self._weighted, "item_factors": self._item_factors}
