@@ -156,22 +156,27 @@ class RecommendationService:
                 "tracks": items,
             }
         pairs = loaded.model.recommend(index, k=k * 3 if genre else k)
+        if genre:
+            pairs = [
+                (item, score)
+                for item, score in pairs
+                if (
+                    loaded.by_track.get(str(loaded.item_ids[item]), {}).get("genre") or ""
+                ).casefold()
+                == genre.casefold()
+            ]
+        pairs = pairs[:k]
+        # One vectorised pass explains every answer (per-item calls cost ~10x more).
+        explanations = loaded.model.explain_many(index, [item for item, _ in pairs], n=2)
         answers = []
-        for item, score in pairs:
-            track_id = str(loaded.item_ids[item])
-            row = loaded.by_track.get(track_id, {})
-            if genre and (row.get("genre") or "").casefold() != genre.casefold():
-                continue
-            seeds = loaded.model.explain(index, item, n=2)
+        for (item, score), seeds in zip(pairs, explanations, strict=True):
             names = [_track_label(loaded, str(loaded.item_ids[seed])) for seed, _ in seeds]
             reason = (
                 "because you listened to " + " and ".join(names)
                 if names
                 else "popular with listeners like you"
             )
-            answers.append(loaded.describe(track_id, score, reason).as_dict())
-            if len(answers) == k:
-                break
+            answers.append(loaded.describe(str(loaded.item_ids[item]), score, reason).as_dict())
         return {
             "user_id": user_id,
             "cold_start": False,
