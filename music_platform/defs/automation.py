@@ -31,9 +31,6 @@ from music_platform.settings import Settings, get_settings
 
 # The Kaggle tracks file source, built in defs/sources; the file sensor lands files through it.
 KAGGLE_TRACKS_KEY = dg.AssetKey(["raw", "kaggle", "tracks"])
-# Steps that write the DuckDB warehouse (landing loads, dbt) belong in this pool; dagster.yaml
-# limits every pool to one step at a time.
-WAREHOUSE_POOL = "warehouse"
 
 DAILY_JOB_NAME = "daily_sources_job"
 # Yesterday's partition is complete at midnight UTC; catalogues refresh first, at midnight.

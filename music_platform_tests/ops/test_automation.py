@@ -7,7 +7,7 @@ import pytest
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
 from music_platform.defs import automation
-from music_platform.defs.partitions import daily_partitions
+from music_platform.defs.partitions import WAREHOUSE_POOL, daily_partitions
 
 PARENT = dg.AssetKey("parent")
 CHILD = dg.AssetKey("child")
@@ -233,10 +233,8 @@ def test_warehouse_steps_share_one_pool(defs: dg.Definitions) -> None:
         and "warehouse" in assets_def.required_resource_keys
     }
     assert opens_warehouse
-    outside = {
-        name: pool for name, pool in opens_warehouse.items() if pool != automation.WAREHOUSE_POOL
-    }
+    outside = {name: pool for name, pool in opens_warehouse.items() if pool != WAREHOUSE_POOL}
     assert not outside, (
-        f"steps outside pool {automation.WAREHOUSE_POOL!r}: {sorted(outside)}; give their "
-        "@dg.asset / @dbt_assets `pool=WAREHOUSE_POOL` (music_platform.defs.automation)"
+        f"steps outside pool {WAREHOUSE_POOL!r}: {sorted(outside)}; give their "
+        "@dg.asset / @dbt_assets `pool=WAREHOUSE_POOL` (music_platform.defs.partitions)"
     )
