@@ -89,13 +89,21 @@ def _sources_newer_than(manifest: Path, project_dir: Path) -> bool:
 
 
 def ensure_manifest(project: DbtProject) -> Path:
-    """Parse the dbt project once, when its manifest is missing or older than its sources.
+    """Parse the dbt project once, when its manifest is missing, older than its sources or
+    parsed for another target (relation names and adapter kinds differ between targets).
 
     Parsing costs seconds, so it must not happen at every import (the multiprocess executor
     re-imports the definitions in every step).
     """
     manifest = project.manifest_path
-    if manifest.exists() and not _sources_newer_than(manifest, project.project_dir):
+    target = project.target or "duckdb"
+    parsed_for = manifest.with_name("manifest.target")
+    if (
+        manifest.exists()
+        and parsed_for.exists()
+        and parsed_for.read_text() == target
+        and not _sources_newer_than(manifest, project.project_dir)
+    ):
         return manifest
     completed = subprocess.run(
         [
@@ -103,7 +111,7 @@ def ensure_manifest(project: DbtProject) -> Path:
             "parse",
             "--quiet",
             "--target",
-            project.target or "duckdb",
+            target,
         ],
         cwd=project.project_dir,
         capture_output=True,
@@ -115,6 +123,7 @@ def ensure_manifest(project: DbtProject) -> Path:
         raise RuntimeError(
             f"dbt parse failed in {project.project_dir}:\n{completed.stdout}{completed.stderr}"
         )
+    parsed_for.write_text(target)
     return manifest
 
 
