@@ -9,6 +9,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 
@@ -26,6 +27,9 @@ from music_platform_tests.platform_env import scratch_database
 pytestmark = pytest.mark.slow
 
 DAYS = [date(2026, 3, 1), date(2026, 3, 2)]
+# Reconciled catalogues land as one batch labelled with every source that contributed.
+CATALOGUE_LABEL = "kaggle+tidytuesday"
+NAME_DERIVED_TRACK = "name:0123456789abcdef"
 
 
 def _dbt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -45,15 +49,20 @@ def _land_synthetic_world(conninfo: str) -> int:
     config = SyntheticConfig(seed=5, users=40, artists=20, tracks=200, events_per_day=300)
     catalogue = generate_catalogue(config)
     users = generate_users(config, as_of=DAYS[0])
+    # A track known only by its names (heard on Last.fm, in no catalogue) has no Spotify id.
+    heard_only = catalogue.tracks.head(1).with_columns(
+        pl.lit(NAME_DERIVED_TRACK).alias("track_id"), pl.lit("Heard Only").alias("track_name")
+    )
+    tracks = pl.concat([catalogue.tracks, heard_only])
     store = PostgresStagingStore(conninfo, schema="landing")
     store.ensure_tables()
     batch = str(uuid.uuid4())
-    for contract, frame in (
-        (schemas.ARTISTS, catalogue.artists),
-        (schemas.TRACKS, catalogue.tracks),
-        (schemas.USERS, users),
+    for contract, frame, source in (
+        (schemas.ARTISTS, catalogue.artists, CATALOGUE_LABEL),
+        (schemas.TRACKS, tracks, CATALOGUE_LABEL),
+        (schemas.USERS, users, "synthetic"),
     ):
-        store.replace_table(contract, frame, source="synthetic", batch_id=batch)
+        store.replace_table(contract, frame, source=source, batch_id=batch)
     for day in DAYS:
         store.replace_partition(
             schemas.LISTENS,
@@ -82,7 +91,14 @@ def test_models_build_on_postgres(tmp_path: Path) -> None:
         assert built.returncode == 0, built.stdout[-4000:]
         with psycopg.connect(conninfo) as connection:
             facts = connection.execute("SELECT COUNT(*) FROM analytics.fct_listens").fetchone()
+            spotify_ids = dict(
+                connection.execute(
+                    "SELECT track_id, spotify_track_id FROM analytics.dim_track"
+                ).fetchall()
+            )
         assert facts == (listens,)
+        assert spotify_ids.pop(NAME_DERIVED_TRACK) is None
+        assert all(track == spotify for track, spotify in spotify_ids.items())
 
 
 def test_docs_generate(tmp_path: Path) -> None:

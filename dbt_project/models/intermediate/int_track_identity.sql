@@ -22,12 +22,16 @@ track_identity_keys as (
         -- || keeps a missing part null on every target; concat() skips nulls on some.
         artists.artist_name_key || ' - ' || tracks.track_name_key as track_identity_key,
         tracks.track_mbid,
+        -- The catalogue lands as one batch labelled with all its sources ("spotify+kaggle"),
+        -- so a Spotify id is one from such a batch that is not derived from names.
         case
-            when tracks.source_name in (
-                {%- for source_name in spotify_id_sources %}
-                '{{ source_name }}'{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ) then tracks.track_id
+            when tracks.track_id not like 'name:%'
+                and (
+                    {%- for source_name in spotify_id_sources %}
+                    '+' || tracks.source_name || '+' like '%+{{ source_name }}+%'
+                    {%- if not loop.last %} or{% endif %}
+                    {%- endfor %}
+                ) then tracks.track_id
         end as spotify_track_id,
         tracks.popularity
 
