@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
-
-from dagster_dbt import DbtCliResource
 
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.defs.warehouse.resources import (
-    DBT_PROJECT_DIR,
     WarehouseResource,
+    dbt_cli_resource,
     dbt_environment,
 )
 from music_platform.settings import Settings
@@ -31,10 +27,5 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "warehouse": WarehouseResource(
             backend=settings.warehouse_backend, duckdb_path=str(settings.warehouse_path)
         ),
-        # The dbt beside this interpreter, so runs work without an activated virtualenv.
-        "dbt": DbtCliResource(
-            project_dir=str(DBT_PROJECT_DIR),
-            target=settings.dbt_target,
-            dbt_executable=str(Path(sys.executable).with_name("dbt")),
-        ),
+        "dbt": dbt_cli_resource(settings.dbt_target),
     }

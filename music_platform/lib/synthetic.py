@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from faker import Faker
 
 from music_platform.lib.schemas import ARTISTS, LISTENS, TRACKS, USERS
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 # Per genre: share of artists, share of solo acts (person names), then the means of the audio
 # features (danceability, energy, acousticness, instrumentalness, speechiness, valence), loudness
@@ -249,6 +252,9 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
 
 
 def _faker(locale: str, seed: int) -> Faker:
+    # Imported on first use: Faker's locale tables slow every code location load otherwise.
+    from faker import Faker
+
     fake = Faker(locale)
     fake.seed_instance(seed)
     return fake

@@ -1,9 +1,13 @@
 """The warehouse resource (DuckDB in `local` and `dev`, Snowflake in `prod`) and its dbt project."""
 
+import sys
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
+from dbt.version import __version__ as dbt_core_version
+from packaging import version
 
 from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
 from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
@@ -28,6 +32,27 @@ class WarehouseResource(dg.ConfigurableResource):
         if self.backend == "snowflake":
             return SnowflakeWarehouse(get_settings().snowflake)
         raise ValueError(f"unknown warehouse backend {self.backend!r}")
+
+
+class ProjectDbtCliResource(DbtCliResource):
+    """dbt-core from this interpreter's environment, whose version is known without asking.
+
+    dagster-dbt otherwise runs `dbt --version` in a subprocess once per run to learn it, which
+    costs seconds (dbt also checks PyPI for a newer release).
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(dbt_core_version)
+
+
+def dbt_cli_resource(target: str) -> ProjectDbtCliResource:
+    """The dbt beside this interpreter, so runs work without an activated virtualenv."""
+    return ProjectDbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR),
+        target=target,
+        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+    )
 
 
 def dbt_project(target: str) -> DbtProject:

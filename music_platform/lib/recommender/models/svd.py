@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils.extmath import randomized_svd
 
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.models.base import Recommender, State
@@ -24,6 +23,10 @@ class PureSVD(Recommender):
     Params = PureSVDParams
 
     def _fit(self, train: InteractionMatrix) -> None:
+        # Imported here: scikit-learn takes seconds to import, and the code location (which
+        # imports every model) does not need it to load.
+        from sklearn.utils.extmath import randomized_svd
+
         self._weighted = confidence(train.matrix, self.params.weighting)
         factors = min(self.params.factors, min(self._weighted.shape) - 1)
         _, _, item_factors = randomized_svd(
