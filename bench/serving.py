@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import polars as pl
 import uvicorn
 from rich.console import Console
 from rich.table import Table
@@ -35,12 +34,8 @@ from music_platform.defs.recommender.assets import REGISTRY_NAME, project_model
 from music_platform.defs.recommender.training import train_and_register
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.synthetic import (
-    SyntheticConfig,
-    generate_catalogue,
-    generate_listens,
-    generate_users,
-)
+from music_platform.lib.recommender.synthetic_world import synthetic_world
+from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.serving.api import create_app
 from music_platform.serving.recommendations import RecommendationService
 
@@ -49,38 +44,10 @@ def build_registry(folder: Path, users: int, tracks: int, events: int) -> Intera
     config = SyntheticConfig(
         seed=42, users=users, artists=max(tracks // 10, 1), tracks=tracks, events_per_day=events
     )
-    catalogue = generate_catalogue(config)
-    listeners = generate_users(config, as_of=date(2026, 1, 1))
-    listens = pl.concat(
-        generate_listens(config, date(2026, 1, day), catalogue, listeners) for day in (1, 2, 3)
-    )
-    plays = listens.group_by("user_id", "track_id").len("plays")
-    interactions = InteractionMatrix.from_arrays(
-        plays["user_id"].to_numpy().astype(str),
-        plays["track_id"].to_numpy().astype(str),
-        plays["plays"].to_numpy(),
-    )
-    served = catalogue.tracks.join(
-        catalogue.artists.select("artist_id", "artist_name"), on="artist_id"
-    ).select(
-        "track_id",
-        "track_name",
-        "artist_id",
-        "artist_name",
-        "album_name",
-        "genre",
-        "popularity",
-        pl.col("release_date").dt.year().alias("release_year"),
-        "danceability",
-        "energy",
-        "valence",
-        "acousticness",
-        "tempo",
-        pl.lit("synthetic").alias("source_name"),
-    )
+    interactions, served = synthetic_world(config, date(2026, 1, 1), days=3)
     train_and_register(
         interactions,
-        project_model,
+        project_model(served, interactions),
         ModelRegistry(folder, REGISTRY_NAME),
         training_window={"first_day": "2026-01-01", "last_day": "2026-01-03", "days": "3"},
         tolerance=1.0,

@@ -18,12 +18,8 @@ from music_platform.defs.recommender.assets import REGISTRY_NAME, project_model
 from music_platform.defs.recommender.training import train_and_register
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.synthetic import (
-    SyntheticConfig,
-    generate_catalogue,
-    generate_listens,
-    generate_users,
-)
+from music_platform.lib.recommender.synthetic_world import synthetic_world
+from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.serving.api import create_app
 
 WINDOW = {"first_day": "2026-01-01", "last_day": "2026-01-07", "days": "7"}
@@ -31,36 +27,7 @@ WINDOW = {"first_day": "2026-01-01", "last_day": "2026-01-07", "days": "7"}
 
 def _world() -> tuple[InteractionMatrix, pl.DataFrame]:
     config = SyntheticConfig(seed=3, users=120, artists=40, tracks=400, events_per_day=1500)
-    catalogue = generate_catalogue(config)
-    users = generate_users(config, as_of=date(2026, 1, 1))
-    listens = pl.concat(
-        generate_listens(config, date(2026, 1, day), catalogue, users) for day in range(1, 8)
-    )
-    plays = listens.group_by("user_id", "track_id").len("plays")
-    interactions = InteractionMatrix.from_arrays(
-        plays["user_id"].to_numpy().astype(str),
-        plays["track_id"].to_numpy().astype(str),
-        plays["plays"].to_numpy(),
-    )
-    served = catalogue.tracks.join(
-        catalogue.artists.select("artist_id", "artist_name"), on="artist_id"
-    ).select(
-        "track_id",
-        "track_name",
-        "artist_id",
-        "artist_name",
-        "album_name",
-        "genre",
-        "popularity",
-        pl.col("release_date").dt.year().alias("release_year"),
-        "danceability",
-        "energy",
-        "valence",
-        "acousticness",
-        "tempo",
-        pl.lit("synthetic").alias("source_name"),
-    )
-    return interactions, served
+    return synthetic_world(config, date(2026, 1, 1), days=7)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +39,7 @@ def promote_model(models_dir: Path, world: tuple[InteractionMatrix, pl.DataFrame
     interactions, catalogue = world
     outcome = train_and_register(
         interactions,
-        project_model,
+        project_model(catalogue, interactions),
         ModelRegistry(models_dir, REGISTRY_NAME),
         training_window=WINDOW,
         tolerance=0.5,

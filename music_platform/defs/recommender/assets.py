@@ -9,19 +9,18 @@ import polars as pl
 from music_platform.defs.partitions import MODEL_FRESHNESS, WAREHOUSE_POOL
 from music_platform.defs.recommender.training import (
     PRIMARY_METRIC,
+    ModelFactory,
     TrainingOutcome,
     train_and_register,
 )
 from music_platform.defs.warehouse.resources import WarehouseResource
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.recommender.models import RP3beta, RP3betaParams
+from music_platform.lib.recommender.tracks import platform_model, track_features
 from music_platform.settings import get_settings
 
 MODEL_KEY = dg.AssetKey(["ml", "recommender_model"])
 REGISTRY_NAME = "recommender"
-# Chosen on the HetRec validation split (bench/recommender.py), never on test.
-PROJECT_PARAMS = RP3betaParams()
 
 # One row per (user, track) with its play count, over the training window ending at the newest
 # listen. dbt builds the models into the `analytics` schema on every target.
@@ -43,8 +42,14 @@ from analytics.dim_track
 """
 
 
-def project_model() -> RP3beta:
-    return RP3beta(PROJECT_PARAMS)
+def project_model(catalogue: pl.DataFrame, interactions: InteractionMatrix) -> ModelFactory:
+    """The platform's blend (lib/recommender/tracks.py), described by the catalogue's features.
+
+    Evaluation holds out interactions but keeps every track, so one feature matrix serves the
+    evaluated model and the refit one.
+    """
+    features = track_features(catalogue, interactions.item_ids)
+    return lambda: platform_model(features)
 
 
 def registry() -> ModelRegistry:
@@ -92,7 +97,8 @@ def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
     key=MODEL_KEY,
     deps=[dg.AssetKey("fct_listens"), dg.AssetKey("dim_track")],
     description=(
-        "Collaborative recommender (RP3beta over confidence-weighted play counts), evaluated on "
+        "Track recommender: a blend of RP3beta and ALS over confidence-weighted play counts "
+        "with content over the catalogue (genre, artist, audio features), evaluated on "
         "held-out listening with the platform's protocol and promoted only when it passes."
     ),
     group_name="ml",
@@ -126,6 +132,7 @@ def recommender_model(
         np.asarray(plays["track_id"].to_pylist(), dtype=str),
         plays["plays"].to_numpy(),
     )
+    catalogue = pl.from_arrow(warehouse.client().fetch_arrow(CATALOGUE_SQL))
     window = {
         "first_day": min(plays["first_day"].to_pylist()).isoformat(),
         "last_day": max(plays["last_day"].to_pylist()).isoformat(),
@@ -133,11 +140,11 @@ def recommender_model(
     }
     outcome = train_and_register(
         interactions,
-        project_model,
+        project_model(catalogue, interactions),
         registry(),
         training_window=window,
         tolerance=settings.recommender_tolerance,
-        catalogue=pl.from_arrow(warehouse.client().fetch_arrow(CATALOGUE_SQL)),
+        catalogue=catalogue,
     )
     context.log.info(
         f"model {outcome.card.version}: {PRIMARY_METRIC}={outcome.card.metrics[PRIMARY_METRIC]:.4f}"
