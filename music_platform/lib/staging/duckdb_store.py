@@ -22,9 +22,9 @@ from music_platform.lib.staging.store import (
     LoadResult,
     PreparedLoad,
     StagingConnectionError,
+    StagingStore,
     arrow_schema,
     column_dtype,
-    prepare_load,
     storage_key,
 )
 from music_platform.lib.staging.validate import partition_day
@@ -61,7 +61,7 @@ def _column_list(names: Sequence[str]) -> str:
     return ", ".join(_quote(name) for name in names)
 
 
-class DuckDBStagingStore:
+class DuckDBStagingStore(StagingStore):
     """Staging tables in one DuckDB file.
 
     Each call opens the file and closes it again, so several processes (Dagster steps) can take
@@ -158,45 +158,11 @@ class DuckDBStagingStore:
             definitions.append(f"PRIMARY KEY ({_column_list(key)})")
         return f"CREATE TABLE IF NOT EXISTS {self._table(name)} ({', '.join(definitions)})"
 
-    def replace_partition(
-        self,
-        contract: TableContract,
-        frame: pl.DataFrame,
-        *,
-        partition_key: str,
-        source: str,
-        batch_id: str,
-        known_keys: Mapping[str, pl.Series] | None = None,
-    ) -> LoadResult:
-        prepared = prepare_load(
-            contract,
-            frame,
-            partition_key=partition_key,
-            source=source,
-            batch_id=batch_id,
-            known_keys=known_keys,
-        )
-        where = f"WHERE {_quote(contract.partition_column or '')} = ?"
+    def _write(self, prepared: PreparedLoad) -> LoadResult:
+        if prepared.partition_key is None:
+            return self._replace(prepared, "", [])
+        where = f"WHERE {_quote(prepared.contract.partition_column or '')} = ?"
         return self._replace(prepared, where, [prepared.partition_value])
-
-    def replace_table(
-        self,
-        contract: TableContract,
-        frame: pl.DataFrame,
-        *,
-        source: str,
-        batch_id: str,
-        known_keys: Mapping[str, pl.Series] | None = None,
-    ) -> LoadResult:
-        prepared = prepare_load(
-            contract,
-            frame,
-            partition_key=None,
-            source=source,
-            batch_id=batch_id,
-            known_keys=known_keys,
-        )
-        return self._replace(prepared, "", [])
 
     def _replace(self, prepared: PreparedLoad, where: str, params: list[object]) -> LoadResult:
         if not self._ensured:

@@ -38,9 +38,9 @@ from music_platform.lib.staging.store import (
     LoadResult,
     PreparedLoad,
     StagingConnectionError,
+    StagingStore,
     arrow_schema,
     column_dtype,
-    prepare_load,
     storage_key,
 )
 from music_platform.lib.staging.validate import partition_day
@@ -71,7 +71,7 @@ def describe_connection_failure(conninfo: str, error: Exception) -> str:
     )
 
 
-class PostgresStagingStore:
+class PostgresStagingStore(StagingStore):
     """Staging tables in a PostgreSQL schema.
 
     Each call opens its own connection, so one store can serve several processes.
@@ -155,44 +155,10 @@ class PostgresStagingStore:
 
     # -- loads -------------------------------------------------------------------------------
 
-    def replace_partition(
-        self,
-        contract: TableContract,
-        frame: pl.DataFrame,
-        *,
-        partition_key: str,
-        source: str,
-        batch_id: str,
-        known_keys: Mapping[str, pl.Series] | None = None,
-    ) -> LoadResult:
-        prepared = prepare_load(
-            contract,
-            frame,
-            partition_key=partition_key,
-            source=source,
-            batch_id=batch_id,
-            known_keys=known_keys,
-        )
+    def _write(self, prepared: PreparedLoad) -> LoadResult:
+        if prepared.partition_key is None:
+            return self._load(prepared, self._rewrite_table)
         return self._load(prepared, self._swap_partition)
-
-    def replace_table(
-        self,
-        contract: TableContract,
-        frame: pl.DataFrame,
-        *,
-        source: str,
-        batch_id: str,
-        known_keys: Mapping[str, pl.Series] | None = None,
-    ) -> LoadResult:
-        prepared = prepare_load(
-            contract,
-            frame,
-            partition_key=None,
-            source=source,
-            batch_id=batch_id,
-            known_keys=known_keys,
-        )
-        return self._load(prepared, self._rewrite_table)
 
     def _load(self, prepared: PreparedLoad, write_rows: _RowWriter) -> LoadResult:
         if not self._ensured:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import polars as pl
 import pyarrow as pa
@@ -76,62 +76,6 @@ class LoadResult:
 
 BeforeCommit = Callable[[LoadResult], None]
 """Called inside the load's transaction, after all writes and before COMMIT (a fault seam)."""
-
-
-@runtime_checkable
-class StagingStore(Protocol):
-    """Typed staging tables with idempotent, all-or-nothing partition and table replacement."""
-
-    def ensure_tables(self) -> None:
-        """Create the schema, the contract tables, `rejects` and `load_batches` if missing."""
-        ...
-
-    def replace_partition(
-        self,
-        contract: TableContract,
-        frame: pl.DataFrame,
-        *,
-        partition_key: str,
-        source: str,
-        batch_id: str,
-        known_keys: Mapping[str, pl.Series] | None = None,
-    ) -> LoadResult:
-        """Validate `frame` and make it the partition's whole content, in one transaction."""
-        ...
-
-    def replace_table(
-        self,
-        contract: TableContract,
-        frame: pl.DataFrame,
-        *,
-        source: str,
-        batch_id: str,
-        known_keys: Mapping[str, pl.Series] | None = None,
-    ) -> LoadResult:
-        """Validate `frame` and make it the unpartitioned table's whole content, atomically."""
-        ...
-
-    def read(
-        self, contract: TableContract, partition_keys: Sequence[str] | None = None
-    ) -> pa.Table:
-        """The staged rows (contract columns and load metadata), optionally some partitions."""
-        ...
-
-    def keys(self, contract: TableContract, column: str) -> pl.Series:
-        """The distinct non-null values of a column, for example every staged track_id."""
-        ...
-
-    def count(self, contract: TableContract, partition_key: str | None = None) -> int:
-        """Rows staged in the table, or in one partition of it."""
-        ...
-
-    def rejects(self, table_name: str, partition_key: str | None = None) -> pl.DataFrame:
-        """Rejected rows of a table (and partition), with their reasons and original records."""
-        ...
-
-    def batches(self, table_name: str | None = None) -> pl.DataFrame:
-        """The load_batches record: one row per (batch, table, partition) loaded."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -256,3 +200,85 @@ def column_dtype(contract: TableContract, column: str) -> pl.DataType:
         return contract.schema[column]
     except KeyError:
         raise ValueError(f"{contract.name} has no column {column!r}") from None
+
+
+class StagingStore(ABC):
+    """Typed staging tables with idempotent, all-or-nothing partition and table replacement.
+
+    Loads validate against the contract here; a store implements `_write` and the reads.
+    """
+
+    @abstractmethod
+    def ensure_tables(self) -> None:
+        """Create the schema, the contract tables, `rejects` and `load_batches` if missing."""
+
+    def replace_partition(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        partition_key: str,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        """Validate `frame` and make it the partition's whole content, in one transaction."""
+        return self._write(
+            prepare_load(
+                contract,
+                frame,
+                partition_key=partition_key,
+                source=source,
+                batch_id=batch_id,
+                known_keys=known_keys,
+            )
+        )
+
+    def replace_table(
+        self,
+        contract: TableContract,
+        frame: pl.DataFrame,
+        *,
+        source: str,
+        batch_id: str,
+        known_keys: Mapping[str, pl.Series] | None = None,
+    ) -> LoadResult:
+        """Validate `frame` and make it the unpartitioned table's whole content, atomically."""
+        return self._write(
+            prepare_load(
+                contract,
+                frame,
+                partition_key=None,
+                source=source,
+                batch_id=batch_id,
+                known_keys=known_keys,
+            )
+        )
+
+    @abstractmethod
+    def _write(self, prepared: PreparedLoad) -> LoadResult:
+        """Make the prepared rows the partition's whole content (the table's, when
+        `prepared.partition_key` is None), with its rejects and batch record, in one
+        transaction."""
+
+    @abstractmethod
+    def read(
+        self, contract: TableContract, partition_keys: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The staged rows (contract columns and load metadata), optionally some partitions."""
+
+    @abstractmethod
+    def keys(self, contract: TableContract, column: str) -> pl.Series:
+        """The distinct non-null values of a column, for example every staged track_id."""
+
+    @abstractmethod
+    def count(self, contract: TableContract, partition_key: str | None = None) -> int:
+        """Rows staged in the table, or in one partition of it."""
+
+    @abstractmethod
+    def rejects(self, table_name: str, partition_key: str | None = None) -> pl.DataFrame:
+        """Rejected rows of a table (and partition), with their reasons and original records."""
+
+    @abstractmethod
+    def batches(self, table_name: str | None = None) -> pl.DataFrame:
+        """The load_batches record: one row per (batch, table, partition) loaded."""
