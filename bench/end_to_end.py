@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -300,18 +301,16 @@ def main() -> None:
         f"{load['import_dagster_seconds']:.2f} s; ratio {load['ratio_to_import_dagster']:.2f}"
     )
 
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "benchmark": "end_to_end",
+    write_json(
+        args.json,
+        "end_to_end",
+        {
             "goal_run_seconds": GOAL_RUN_SECONDS,
             "goal_load_seconds": GOAL_LOAD_SECONDS,
-            "cpu_count": os.cpu_count(),
-            "load_average": os.getloadavg(),
             "runs": results,
             "load": {key: round(value, 3) for key, value in load.items()},
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import os
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import bm25_weight
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -204,8 +204,7 @@ def main() -> None:
     report, report["bench_s"] = timed(lambda: run(args.data))
     show(report)
     console.print(f"whole benchmark: {report['bench_s']:.0f} s")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.json, "recommender", report)
 
 
 if __name__ == "__main__":

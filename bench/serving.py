@@ -11,7 +11,6 @@ measures: the bare model call (the baseline), the service in process, and the HT
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -191,8 +191,7 @@ def main() -> None:
         f"{figures['http']['ratio_to_in_process']:.2f} x in-process",
     )
     Console().print(table)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    write_json(args.json, "serving", figures)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -177,9 +177,7 @@ def main() -> None:
     for name, value in figures.items():
         table.add_row(name, f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
     Console().print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    write_json(args.json, "sources", figures)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import tempfile
 import time
 import uuid
@@ -29,6 +27,7 @@ import polars as pl
 import psycopg
 import pyarrow as pa
 from psycopg import sql
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -214,18 +213,16 @@ def main() -> None:
         f"validation alone: {validate_seconds:.2f} s ({args.rows / validate_seconds:,.0f} rows/s)"
     )
 
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "benchmark": "staging_load",
+    write_json(
+        args.json,
+        "staging_load",
+        {
             "rows": args.rows,
             "goal_ratio": GOAL_RATIO,
             "validation_seconds": round(validate_seconds, 3),
-            "cpu_count": os.cpu_count(),
-            "load_average": os.getloadavg(),
             "results": results,
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        },
+    )
 
 
 if __name__ == "__main__":

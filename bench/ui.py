@@ -15,13 +15,13 @@ Runs the `local` environment in a temporary home (SQLite instance, nothing to se
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -164,9 +164,7 @@ def main() -> None:
     )
     table.caption = "baseline: one-asset code location (start), `{ version }` query (latency)"
     Console().print(table)
-    if options.json:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
-        options.json.write_text(json.dumps(figures, indent=2))
+    write_json(options.json, "ui", figures)
 
 
 if __name__ == "__main__":

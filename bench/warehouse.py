@@ -37,6 +37,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+from report import write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -334,18 +335,16 @@ def main() -> None:
     console.print(render(results))
     console.print(render_slowest(results[-1]))
 
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "benchmark": "warehouse",
+    write_json(
+        args.json,
+        "warehouse",
+        {
             "events_per_day": args.events_per_day,
             "catalogue": {"users": args.users, "artists": args.artists, "tracks": args.tracks},
             "goal_full_build_seconds": GOAL_FULL_BUILD_SECONDS,
-            "cpu_count": os.cpu_count(),
-            "load_average": os.getloadavg(),
             "results": results,
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        },
+    )
 
 
 if __name__ == "__main__":
