@@ -1,5 +1,6 @@
 """The warehouse resource (DuckDB in `local` and `dev`, Snowflake in `prod`) and its dbt project."""
 
+import shutil
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,7 @@ from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
 from music_platform.settings import Settings, get_settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -35,15 +37,27 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class ProjectDbtCliResource(DbtCliResource):
-    """dbt-core from this interpreter's environment, whose version is known without asking.
+    """dagster-dbt's dbt resource without two fixed costs of seconds per invocation.
 
-    dagster-dbt otherwise runs `dbt --version` in a subprocess once per run to learn it, which
-    costs seconds (dbt also checks PyPI for a newer release).
+    - dagster-dbt runs `dbt --version` in a subprocess to learn the version (and dbt checks
+      PyPI for a newer one); the dbt beside this interpreter has a known version.
+    - Every invocation gets a fresh target folder, where dbt re-parses the whole project; it is
+      seeded with the partial-parse cache of the project's `dbt parse` (ensure_manifest), which
+      dbt uses when the target, vars and environment match and ignores otherwise.
     """
 
     @cached_property
     def _cli_version(self) -> version.Version:
         return version.parse(dbt_core_version)
+
+    def _get_unique_target_path(self, *, context: dg.AssetExecutionContext | None) -> Path:
+        path = super()._get_unique_target_path(context=context)
+        cache = Path(self.project_dir) / "target" / PARTIAL_PARSE_FILE
+        if cache.exists():
+            folder = path if path.is_absolute() else Path(self.project_dir) / path
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(cache, folder / PARTIAL_PARSE_FILE)
+        return path
 
 
 def dbt_cli_resource(target: str) -> ProjectDbtCliResource:
