@@ -117,3 +117,12 @@ def test_corrupted_partition_fails_its_blocking_check_and_stops_downstream(
     after = _counts(platform["home"], day)
     assert after["landing"] == before["landing"]
     assert after["facts"] == before["facts"]
+
+
+def test_the_model_shows_its_metrics_as_a_table_and_a_plot(platform: dict) -> None:
+    instance: dg.DagsterInstance = platform["instance"]
+    event = instance.get_latest_materialization_event(dg.AssetKey(["ml", "recommender_model"]))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert "| ndcg@10 |" in metadata["metrics"].value
+    assert metadata["metrics_plot"].value.startswith("![Blend: top-10 metrics](data:image/png")

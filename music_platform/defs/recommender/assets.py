@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 
 from music_platform.defs.partitions import MODEL_FRESHNESS, WAREHOUSE_POOL
+from music_platform.defs.recommender.plots import metrics_chart
 from music_platform.defs.recommender.training import (
     PRIMARY_METRIC,
     ModelFactory,
@@ -65,6 +66,16 @@ def _metrics_table(outcome: TrainingOutcome) -> str:
             f"| {name} | {value:.4f} | {outcome.card.baseline_metrics[name]:.4f} | {before} |"
         )
     return "\n".join(rows)
+
+
+def _metrics_plot(outcome: TrainingOutcome) -> dg.MetadataValue:
+    series = {
+        f"model {outcome.card.version}": outcome.card.metrics,
+        "popularity baseline": outcome.card.baseline_metrics,
+    }
+    if outcome.previous:
+        series[f"promoted before ({outcome.previous.version})"] = outcome.previous.metrics
+    return metrics_chart(series, title=f"{outcome.card.kind}: top-10 metrics")
 
 
 def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
@@ -162,6 +173,7 @@ def recommender_model(
             "interactions": interactions.nnz,
             "train_seconds": round(outcome.train_seconds, 3),
             "metrics": dg.MetadataValue.md(_metrics_table(outcome)),
+            "metrics_plot": _metrics_plot(outcome),
             **{name: dg.MetadataValue.float(value) for name, value in outcome.card.metrics.items()},
         }
     )
