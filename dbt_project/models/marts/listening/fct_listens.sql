@@ -1,11 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='event_id',
-        on_schema_change='fail',
-        tags=['daily'],
-        pre_hook="{{ delete_partition_window('listen_date') }}",
         tmp_relation_type=incremental_tmp_relation_type(),
     )
 }}
