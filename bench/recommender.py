@@ -126,8 +126,8 @@ def run(data_dir: Path) -> dict[str, Any]:
     friends = load_friends(data_dir, interactions.user_ids)
 
     def side_without(held_out: InteractionMatrix) -> SideData:
-        tags = load_item_tags(data_dir, interactions.item_ids, held_out)[0]
-        return SideData(item_features=tags, friends=friends)
+        tags = load_item_tags(data_dir, interactions.item_ids, held_out)
+        return SideData(item_features=tags[0] if tags else None, friends=friends)
 
     # Tag assignments on held-out pairs would leak them: validation drops val+test pairs.
     both_held_out = test_split.test.with_matrix(test_split.test.matrix + validation.test.matrix)

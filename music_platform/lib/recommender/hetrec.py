@@ -1,7 +1,12 @@
-"""Readers for the HetRec 2011 Last.fm 2K files (tab-separated, header line)."""
+"""Readers for the HetRec 2011 Last.fm 2K files (tab-separated, header line).
+
+Only `user_artists.dat` is required: the tag and friendship files feed optional parts of the
+blend, so their readers return None, with a logged note, when a file is absent or holds no rows.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +14,20 @@ import polars as pl
 import scipy.sparse as sp
 
 from music_platform.lib.recommender.interactions import InteractionMatrix
+
+log = logging.getLogger(__name__)
+
+
+def _read_optional(path: Path, purpose: str) -> pl.DataFrame | None:
+    """The file's rows, or None (with a note saying what drops out) when it is absent or empty."""
+    if not path.is_file():
+        log.warning("%s not found: %s drop out of the blend", path, purpose)
+        return None
+    frame = pl.read_csv(path, separator="\t", infer_schema_length=10_000)
+    if frame.height == 0:
+        log.warning("%s holds no rows: %s drop out of the blend", path, purpose)
+        return None
+    return frame
 
 
 def load_interactions(data_dir: Path) -> InteractionMatrix:
@@ -21,13 +40,16 @@ def load_interactions(data_dir: Path) -> InteractionMatrix:
 
 def load_item_tags(
     data_dir: Path, item_ids: np.ndarray, held_out: InteractionMatrix | None = None
-) -> tuple[sp.csr_matrix, list[str]]:
-    """Item x tag counts from `user_taggedartists.dat`, columns named from `tags.dat`.
+) -> tuple[sp.csr_matrix, list[str]] | None:
+    """Item x tag counts from `user_taggedartists.dat`, columns named from `tags.dat`, or None
+    when either file is absent or empty.
 
     Tag assignments on a `held_out` (user, artist) pair are dropped: a user tagging an artist
     reveals that they listen to it, which would leak the test set into the features.
     """
-    assignments = pl.read_csv(data_dir / "user_taggedartists.dat", separator="\t")
+    assignments = _read_optional(data_dir / "user_taggedartists.dat", "tag features")
+    if assignments is None or not (data_dir / "tags.dat").is_file():
+        return None
     if held_out is not None:
         coo = held_out.matrix.tocoo()
         pairs = pl.DataFrame(
@@ -51,12 +73,15 @@ def load_item_tags(
     return features, tag_names
 
 
-def load_friends(data_dir: Path, user_ids: np.ndarray) -> sp.csr_matrix:
-    """Users x users from `user_friends.dat` (1 per friendship), rows and columns `user_ids`.
+def load_friends(data_dir: Path, user_ids: np.ndarray) -> sp.csr_matrix | None:
+    """Users x users from `user_friends.dat` (1 per friendship), rows and columns `user_ids`,
+    or None when the file is absent or empty.
 
     The file lists every friendship in both directions; pairs with an unknown user are dropped.
     """
-    pairs = pl.read_csv(data_dir / "user_friends.dat", separator="\t")
+    pairs = _read_optional(data_dir / "user_friends.dat", "social neighbours")
+    if pairs is None:
+        return None
     known = user_ids.tolist()
     pairs = pairs.filter(pl.col("userID").is_in(known) & pl.col("friendID").is_in(known))
     rows = np.searchsorted(user_ids, pairs["userID"].to_numpy())

@@ -28,8 +28,10 @@ PROJECT_WEIGHTS = {"rp3beta": 0.5, "als": 1.0, "ease": 0.25, "content": 1.0, "so
 
 def project_blend(side: SideData) -> Blend:
     """An unfitted blend; `side` holds the item tags (for `content`) and the friendships (for
-    `social`), aligned to the interactions it will be fitted on."""
+    `social`), aligned to the interactions it will be fitted on. Kinds whose side data is
+    missing drop out of the blend."""
+    weights = {kind: w for kind, w in PROJECT_WEIGHTS.items() if side.supports(kind)}
     return Blend(
-        {kind: build_component(kind, PROJECT_PARAMS[kind], side) for kind in PROJECT_WEIGHTS},
-        PROJECT_WEIGHTS,
+        {kind: build_component(kind, PROJECT_PARAMS[kind], side) for kind in weights},
+        weights,
     )

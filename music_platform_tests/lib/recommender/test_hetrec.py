@@ -67,3 +67,34 @@ def test_project_blend_beats_its_own_als_and_popularity_clearly(hetrec: Path) ->
 def _assignments_on_unplayed_artists(hetrec: Path, item_ids: np.ndarray) -> int:
     artists = pl.read_csv(hetrec / "user_taggedartists.dat", separator="\t")["artistID"]
     return int((~artists.is_in(item_ids.tolist())).sum())
+
+
+@pytest.fixture
+def interactions_only(hetrec: Path, tmp_path: Path) -> Path:
+    """A HetRec folder holding only the interactions and the artist names."""
+    for name in ("user_artists.dat", "artists.dat"):
+        (tmp_path / name).write_bytes((hetrec / name).read_bytes())
+    return tmp_path
+
+
+def test_tags_and_friends_are_optional(interactions_only: Path) -> None:
+    interactions = load_interactions(interactions_only)
+    assert load_item_tags(interactions_only, interactions.item_ids) is None
+    assert load_friends(interactions_only, interactions.user_ids) is None
+    (interactions_only / "user_friends.dat").write_text("userID\tfriendID\n")
+    (interactions_only / "user_taggedartists.dat").write_text(
+        "userID\tartistID\ttagID\tday\tmonth\tyear\n"
+    )
+    assert load_friends(interactions_only, interactions.user_ids) is None
+    assert load_item_tags(interactions_only, interactions.item_ids) is None
+
+
+def test_blend_trains_without_tags_or_friends(interactions_only: Path) -> None:
+    interactions = load_interactions(interactions_only)
+    test_split = split(interactions)
+    blend = project_blend(SideData()).fit(test_split.train)
+    assert set(blend.components) == {"rp3beta", "als", "ease"}
+    assert (
+        evaluate(blend, test_split).ndcg
+        > evaluate(Popularity().fit(test_split.train), test_split).ndcg
+    )
