@@ -274,7 +274,7 @@ def _chromium(*args: str, timeout: float = 120) -> str:
     """Run headless Chromium in its own process group; return what it printed."""
     binary = shutil.which("chromium")
     if binary is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does it)")
+        pytest.fail("chromium is not installed: scripts/test installs it")
     profile = ARTIFACTS / "profile"
     shutil.rmtree(profile, ignore_errors=True)
     flags = [
