@@ -18,12 +18,12 @@ from music_platform.lib.recommender.interactions import InteractionMatrix
 log = logging.getLogger(__name__)
 
 
-def _read_optional(path: Path, purpose: str) -> pl.DataFrame | None:
+def _read_optional(path: Path, purpose: str, encoding: str = "utf8") -> pl.DataFrame | None:
     """The file's rows, or None (with a note saying what drops out) when it is absent or empty."""
     if not path.is_file():
         log.warning("%s not found: %s drop out of the blend", path, purpose)
         return None
-    frame = pl.read_csv(path, separator="\t", infer_schema_length=10_000)
+    frame = pl.read_csv(path, separator="\t", encoding=encoding)
     if frame.height == 0:
         log.warning("%s holds no rows: %s drop out of the blend", path, purpose)
         return None
@@ -47,8 +47,11 @@ def load_item_tags(
     Tag assignments on a `held_out` (user, artist) pair are dropped: a user tagging an artist
     reveals that they listen to it, which would leak the test set into the features.
     """
+    tags = _read_optional(data_dir / "tags.dat", "tag features", encoding="iso-8859-1")
+    if tags is None:
+        return None
     assignments = _read_optional(data_dir / "user_taggedartists.dat", "tag features")
-    if assignments is None or not (data_dir / "tags.dat").is_file():
+    if assignments is None:
         return None
     if held_out is not None:
         coo = held_out.matrix.tocoo()
@@ -60,7 +63,6 @@ def load_item_tags(
         )
         assignments = assignments.join(pairs, on=["userID", "artistID"], how="anti")
     assignments = assignments.filter(pl.col("artistID").is_in(item_ids.tolist()))
-    tags = pl.read_csv(data_dir / "tags.dat", separator="\t", encoding="iso-8859-1")
     tag_ids = tags["tagID"].to_numpy()
     tag_names = tags["tagValue"].to_list()
     rows = np.searchsorted(item_ids, assignments["artistID"].to_numpy())

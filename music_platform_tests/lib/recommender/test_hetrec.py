@@ -81,6 +81,7 @@ def test_tags_and_friends_are_optional(interactions_only: Path) -> None:
     interactions = load_interactions(interactions_only)
     assert load_item_tags(interactions_only, interactions.item_ids) is None
     assert load_friends(interactions_only, interactions.user_ids) is None
+    (interactions_only / "tags.dat").write_text("tagID\ttagValue\n")
     (interactions_only / "user_friends.dat").write_text("userID\tfriendID\n")
     (interactions_only / "user_taggedartists.dat").write_text(
         "userID\tartistID\ttagID\tday\tmonth\tyear\n"
