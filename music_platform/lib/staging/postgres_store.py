@@ -119,9 +119,15 @@ class PostgresStagingStore(StagingStore):
         with self._connect() as connection, connection.transaction():
             # Concurrent first loads would race on CREATE ... IF NOT EXISTS: take turns.
             _advisory_lock(connection, f"ddl:{self.schema}")
-            connection.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
+            # CREATE SCHEMA needs CREATE on the database even when the schema exists: only ask
+            # when it is missing, so a least-privilege writer (deploy/db-roles.sql) can load.
+            found = connection.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+            ).fetchone()
+            if found is None:
+                connection.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
             for contract in self.tables:
                 partitioning = sql.SQL("")
                 if contract.partition_column:
