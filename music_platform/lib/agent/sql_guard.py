@@ -63,7 +63,7 @@ FORBIDDEN_FUNCTIONS = frozenset(
 )
 
 
-class SqlRefused(ValueError):
+class SqlRefusedError(ValueError):
     """The statement was refused; the message says why and what is allowed."""
 
 
@@ -95,35 +95,39 @@ def _check_function(node: exp.Func) -> None:
         or name.endswith(FORBIDDEN_FUNCTION_SUFFIXES)
         or isinstance(node, exp.ReadCSV | exp.ReadParquet)
     ):
-        raise SqlRefused(
+        raise SqlRefusedError(
             f"refused: the function {name}() reads files, the network or the catalogue; "
             "query the marts' tables only"
         )
 
 
 def guard_sql(sql: str, allowed_tables: frozenset[str]) -> str:
-    """The statement to run, regenerated from its parse; raises SqlRefused saying why."""
+    """The statement to run, regenerated from its parse; raises SqlRefusedError saying why."""
     if not sql or not sql.strip():
-        raise SqlRefused("refused: the query is empty; send one SELECT over the marts")
+        raise SqlRefusedError("refused: the query is empty; send one SELECT over the marts")
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except ParseError as error:
         first = str(error).splitlines()[0]
-        raise SqlRefused(f"refused: the query does not parse ({first}); send one SELECT") from None
+        raise SqlRefusedError(
+            f"refused: the query does not parse ({first}); send one SELECT"
+        ) from None
     if len(statements) != 1:
-        raise SqlRefused(
+        raise SqlRefusedError(
             f"refused: {len(statements)} statements; exactly one SELECT is allowed "
             "(a second statement, even behind a comment, is not run)"
         )
     (tree,) = statements
     if not isinstance(tree, exp.Select | exp.SetOperation):
         kind = FORBIDDEN_NODES.get(type(tree), type(tree).__name__.upper())
-        raise SqlRefused(f"refused: {kind} is not a SELECT; only read-only SELECTs are allowed")
+        raise SqlRefusedError(
+            f"refused: {kind} is not a SELECT; only read-only SELECTs are allowed"
+        )
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for node in tree.walk():
         for forbidden, label in FORBIDDEN_NODES.items():
             if isinstance(node, forbidden):
-                raise SqlRefused(f"refused: {label} is not allowed; only read-only SELECTs")
+                raise SqlRefusedError(f"refused: {label} is not allowed; only read-only SELECTs")
         if isinstance(node, exp.Func):
             _check_function(node)
         if isinstance(node, exp.Table):
@@ -134,20 +138,20 @@ def guard_sql(sql: str, allowed_tables: frozenset[str]) -> str:
 def _check_table(node: exp.Table, allowed: frozenset[str], cte_names: set[str]) -> None:
     if not isinstance(node.this, exp.Identifier):
         # A string (`FROM 'file.csv'`) or a table function is a file or catalogue read.
-        raise SqlRefused(
+        raise SqlRefusedError(
             f"refused: FROM {node.this.sql(dialect='duckdb')} is not a marts table; "
             f"allowed tables: {', '.join(sorted(allowed))}"
         )
     name = node.name.lower()
     if node.catalog or (node.db and node.db.lower() != MARTS_SCHEMA):
-        raise SqlRefused(
+        raise SqlRefusedError(
             f"refused: {node.sql(dialect='duckdb')} is outside the marts schema "
             f"{MARTS_SCHEMA!r}; allowed tables: {', '.join(sorted(allowed))}"
         )
     if name in cte_names and not node.db:
         return
     if name not in allowed:
-        raise SqlRefused(
+        raise SqlRefusedError(
             f"refused: {name!r} is not one of the marts' tables; "
             f"allowed tables: {', '.join(sorted(allowed))}"
         )
@@ -156,9 +160,7 @@ def _check_table(node: exp.Table, allowed: frozenset[str], cte_names: set[str]) 
 def open_marts(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection that cannot read files or reach out, searching the marts first."""
     if not warehouse_path.exists():
-        raise FileNotFoundError(
-            f"no warehouse at {warehouse_path}: run `music-platform run` first"
-        )
+        raise FileNotFoundError(f"no warehouse at {warehouse_path}: run `music-platform run` first")
     connection = duckdb.connect(
         str(warehouse_path),
         read_only=True,
@@ -188,13 +190,13 @@ def run_guarded(
         columns = [column[0] for column in cursor.description or []]
         fetched = cursor.fetchall()
     except duckdb.InterruptException:
-        raise SqlRefused(
+        raise SqlRefusedError(
             f"refused: the query ran past the {timeout_seconds:g} s statement timeout; "
             "narrow it (filter, aggregate, or select fewer columns)"
         ) from None
     except duckdb.Error as error:
         first = str(error).splitlines()[0]
-        raise SqlRefused(f"refused by the warehouse: {first}") from None
+        raise SqlRefusedError(f"refused by the warehouse: {first}") from None
     finally:
         timer.cancel()
     rows = [dict(zip(columns, row, strict=True)) for row in fetched[:row_limit]]
