@@ -66,7 +66,7 @@ def fake_llm(script: Script) -> Iterator[FakeLLM]:
         def log_message(self, *args: Any) -> None:
             return
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if not self.path.endswith("/chat/completions"):
                 self.send_error(404)
