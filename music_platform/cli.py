@@ -255,6 +255,13 @@ def serve(
     uvicorn.run(create_app(settings.models_dir), host=host, port=port, log_level="info")
 
 
+# The music agent (issue 11): `ask` and `mcp` live in agent_cli.py.
+from music_platform import agent_cli  # noqa: E402
+
+app.command()(agent_cli.ask)
+app.command()(agent_cli.mcp)
+
+
 def main() -> None:
     app()
 

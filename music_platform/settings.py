@@ -194,6 +194,16 @@ class Settings(BaseSettings):
     # A partition whose source stayed unavailable is retried this often, this much later.
     source_retries: int = Field(1, ge=0)
     source_retry_delay_seconds: float = Field(120.0, ge=0)
+    # The agent's model: any OpenAI-compatible chat-completions endpoint (OpenAI, a hosted
+    # compatible one, llama.cpp or Ollama). Empty model means none: `ask` routes by rules.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+    # Limits the agent's tools enforce whatever the model asks.
+    agent_max_rounds: int = Field(6, ge=1, le=20)
+    agent_sql_row_limit: int = Field(200, ge=1, le=10_000)
+    agent_sql_timeout_seconds: float = Field(10.0, gt=0)
 
     @field_validator("env", "source", mode="before")
     @classmethod
@@ -244,6 +254,11 @@ class Settings(BaseSettings):
     @property
     def staging_path(self) -> Path:
         return self.home_dir / "staging.duckdb"
+
+    @property
+    def agent_trace_path(self) -> Path:
+        """Every agent tool call, one JSON object a line (see lib/agent/tracing.py)."""
+        return self.home_dir / "agent" / "tool_calls.jsonl"
 
     @property
     def dagster_home(self) -> Path:

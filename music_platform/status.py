@@ -209,6 +209,20 @@ def status_table(statuses: list[AssetStatus], env: str) -> Table:
     return table
 
 
+def agent_tools_line(summary: dict) -> str:
+    """One line on the agent's traced tool calls (lib/agent/tracing.py)."""
+    if not summary["calls"]:
+        return "agent tools: no calls yet"
+    per_tool = ", ".join(
+        f"{tool} {stats['calls']} ({stats['refusals']} refused, p50 {stats['p50_ms']:.1f} ms)"
+        for tool, stats in summary["tools"].items()
+    )
+    return (
+        f"agent tools: {summary['calls']} calls, {summary['refusals']} refused, "
+        f"last {summary['last_call_at']}: {per_tool}"
+    )
+
+
 def instance_environment(settings: Settings) -> dict[str, str]:
     """The variables dagster.yaml reads for PostgreSQL storage (dev, prod), from the settings."""
     postgres = settings.postgres
@@ -239,11 +253,19 @@ def show(settings: Settings, *, as_json: bool) -> None:
         statuses = collect_status(defs, instance)
     failures = recent_run_failures(run_failures_log(settings))
     env = settings.env.value
+    from music_platform.lib.agent.tracing import summarise_trace
+
+    agent_tools = summarise_trace(settings.agent_trace_path)
     if as_json:
-        print(json.dumps(status_json(statuses, failures, env), indent=2))
+        print(
+            json.dumps(
+                status_json(statuses, failures, env) | {"agent_tools": agent_tools}, indent=2
+            )
+        )
         return
     console = Console()
     console.print(status_table(statuses, env))
+    console.print(agent_tools_line(agent_tools))
     for failure in failures:
         steps = ", ".join(step["step"] or "?" for step in failure["failed_steps"]) or "-"
         console.print(

@@ -84,4 +84,7 @@ def create_app(models_dir: Path) -> FastAPI:
         """The most listened tracks of a genre."""
         return service.top_for_genre(genre, k=k)
 
+    from music_platform.lib.agent.http import add_ask_route
+
+    add_ask_route(app, models_dir)
     return app

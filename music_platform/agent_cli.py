@@ -1,0 +1,73 @@
+"""`music-platform ask` and `music-platform mcp`: the music agent from the command line, and its
+tools served over the Model Context Protocol. Registered in cli.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from music_platform.settings import SettingsError, get_settings
+
+console = Console(stderr=True)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about tracks, artists or listeners.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Answer a question with the agent: a model calling the platform's tools (SQL over the
+    marts, recommendations, similarity, metadata, catalogue search). Without a model configured
+    it says how to configure one and still answers the questions a rule can route."""
+    try:
+        settings = get_settings()
+        settings.ensure_home()
+    except SettingsError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    from music_platform.lib.agent.loop import Agent
+
+    agent = Agent.from_settings(settings)
+    try:
+        answer = agent.ask(question)
+    finally:
+        agent.toolbox.close()
+    if as_json:
+        typer.echo(json.dumps(answer.as_json(), indent=2, default=str))
+        return
+    if answer.notice:
+        console.print(f"[yellow]{answer.notice}[/]")
+    typer.echo(answer.answer)
+
+
+def mcp(
+    transport: Annotated[
+        str, typer.Option(help="stdio (for desktop assistants and IDEs) or streamable-http.")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface for streamable-http.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for streamable-http.")] = 8765,
+) -> None:
+    """Serve the agent's tools over the Model Context Protocol, under the same SQL guard, limits
+    and tracing as `ask`."""
+    if transport not in ("stdio", "streamable-http"):
+        console.print(
+            f"[bold red]error:[/] --transport {transport!r}: use stdio or streamable-http"
+        )
+        raise typer.Exit(code=2)
+    try:
+        settings = get_settings()
+        settings.ensure_home()
+    except SettingsError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    from music_platform.lib.agent.mcp_server import build_server
+    from music_platform.lib.agent.tools import Toolbox
+
+    server = build_server(Toolbox(settings, surface=f"mcp-{transport}"))
+    chosen: Literal["stdio", "streamable-http"] = transport  # type: ignore[assignment]
+    if chosen == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)

@@ -1,0 +1,30 @@
+"""`POST /ask` on the recommendation service: the agent behind the existing HTTP API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from music_platform.settings import get_settings
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000, description="The question to answer.")
+
+
+def add_ask_route(app: FastAPI, models_dir: Path) -> None:
+    from music_platform.lib.agent.loop import Agent
+    from music_platform.lib.agent.tools import Toolbox
+
+    settings = get_settings()
+    toolbox = Toolbox(settings, surface="http", models_dir=models_dir)
+    agent = Agent.from_settings(settings, toolbox)
+
+    @app.post("/ask")
+    def ask(request: AskRequest) -> dict[str, Any]:
+        """Answer a question with the agent (tools over the marts and the recommender); the
+        answer cites the rows and items it rests on, and lists every tool call."""
+        return agent.ask(request.question).as_json()

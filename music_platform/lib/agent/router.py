@@ -1,0 +1,145 @@
+"""Answers without a model: a few rules map the common questions onto one tool call, and tool
+results are rendered as text that cites every item."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from music_platform.lib.agent.tools import Toolbox, ToolOutcome
+
+_END = r"\s*[?.!]*\s*$"
+_FLAGS = re.IGNORECASE
+
+
+def _clean(value: str) -> str:
+    return value.strip().strip("\"'").strip()
+
+
+def _recommend(match: re.Match[str]) -> tuple[str, dict[str, Any]]:
+    arguments: dict[str, Any] = {"user_id": _clean(match["user"])}
+    genre = re.search(r"\bgenre\s+([\w\-&' ]+?)" + _END, match.string, _FLAGS)
+    if genre:
+        arguments["genre"] = _clean(genre[1])
+    return "recommend_for_user", arguments
+
+
+def _similar(match: re.Match[str]) -> tuple[str, dict[str, Any]]:
+    target = _clean(match["target"])
+    if re.search(r"\b(track|song)s?\b", match.string, _FLAGS):
+        return "similar_tracks", {"track_id": target}
+    return "similar_artists", {"artist": target}
+
+
+_ABOUT = r"\b(?:about|metadata (?:for|of)|info(?:rmation)? (?:on|about))\s+(?:the\s+)?"
+_TOP = r"\b(?:top|best|popular|most played)\b.*?\b(?:in|for|of)\s+(?:the\s+)?(?:genre\s+)?"
+RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[str, dict[str, Any]]]]] = [
+    (
+        re.compile(r"\brecommend\w*\b.*?\b(?:for|to)\s+(?:user\s+)?(?P<user>[\w.\-@]+)", _FLAGS),
+        _recommend,
+    ),
+    (
+        re.compile(
+            r"\b(?:similar to|like)\s+(?:the\s+)?(?:artist|track|song)?\s*(?P<target>.+?)" + _END,
+            _FLAGS,
+        ),
+        _similar,
+    ),
+    (
+        re.compile(
+            r"\b(?:tracks|songs|music)\s+(?:by|from|of)\s+(?:the\s+artist\s+)?(?P<a>.+?)" + _END,
+            _FLAGS,
+        ),
+        lambda m: ("tracks_by_artist", {"artist": _clean(m["a"])}),
+    ),
+    (
+        re.compile(_ABOUT + r"artist\s+(?P<a>.+?)" + _END, _FLAGS),
+        lambda m: ("artist_metadata", {"artist": _clean(m["a"])}),
+    ),
+    (
+        re.compile(_ABOUT + r"track\s+(?P<t>\S+?)" + _END, _FLAGS),
+        lambda m: ("track_metadata", {"track_id": _clean(m["t"])}),
+    ),
+    (
+        re.compile(_TOP + r"(?P<g>.+?)(?:\s+genre)?" + _END, _FLAGS),
+        lambda m: ("top_tracks_for_genre", {"genre": _clean(m["g"])}),
+    ),
+    (
+        re.compile(
+            r"\brecommend\w*\s+(?:me\s+)?(?:a|an|some)\s+(?P<g>[\w\-&' ]+?)\s+(?:song|track)s?"
+            + _END,
+            _FLAGS,
+        ),
+        lambda m: ("top_tracks_for_genre", {"genre": _clean(m["g"])}),
+    ),
+]
+
+
+def plan(question: str) -> tuple[str, dict[str, Any]] | None:
+    """The tool call a rule maps this question to, or None when no rule fits."""
+    for pattern, build in RULES:
+        match = pattern.search(question.strip())
+        if match:
+            return build(match)
+    return None
+
+
+def route(question: str, toolbox: Toolbox) -> list[ToolOutcome]:
+    planned = plan(question)
+    if planned is None:
+        return []
+    name, arguments = planned
+    outcome = toolbox.call(name, arguments)
+    # "similar to X" without saying track or artist: an unknown artist may be a track id.
+    if name == "similar_artists" and not outcome.ok:
+        retry = toolbox.call("similar_tracks", {"track_id": arguments["artist"]})
+        if retry.ok:
+            return [retry]
+    return [outcome]
+
+
+def _track_line(number: int, track: dict[str, Any]) -> str:
+    parts = [f"{number}. {track.get('track_name') or track['track_id']}"]
+    if track.get("artist_name"):
+        parts.append(f"by {track['artist_name']}")
+    if track.get("genre"):
+        parts.append(f"({track['genre']})")
+    if track.get("reason"):
+        parts.append(f"- {track['reason']}")
+    return " ".join(parts) + f" [track:{track['track_id']}]"
+
+
+def render_outcome(outcome: ToolOutcome) -> str:
+    """The result as plain text that cites each item it lists."""
+    if not outcome.ok or outcome.data is None:
+        return f"{outcome.tool} could not answer: {outcome.refusal}"
+    data = outcome.data
+    if isinstance(data.get("tracks"), list):
+        lines = [_track_line(i, track) for i, track in enumerate(data["tracks"], start=1)]
+        return f"{outcome.tool}:\n" + ("\n".join(lines) or "no tracks")
+    if isinstance(data.get("artists"), list):
+        lines = [
+            f"{i}. {artist.get('artist_name') or artist['artist_id']} - {artist['reason']} "
+            f"[artist:{artist['artist_id']}]"
+            for i, artist in enumerate(data["artists"], start=1)
+        ]
+        return f"{outcome.tool}:\n" + ("\n".join(lines) or "no artists")
+    if isinstance(data.get("hits"), list):
+        lines = [
+            f"{i}. {hit['name']} ({hit['kind']}) [{hit['kind']}:{hit['item_id']}]"
+            for i, hit in enumerate(data["hits"], start=1)
+        ]
+        return f"{outcome.tool}:\n" + ("\n".join(lines) or "no matches")
+    if isinstance(data.get("rows"), list):
+        shown = data["rows"][:10]
+        more = " (truncated)" if data.get("truncated") else ""
+        return f"sql returned {len(data['rows'])} rows{more}: {shown}"
+    fields = ", ".join(f"{key}={value}" for key, value in data.items() if value is not None)
+    cite = (
+        f"[track:{data['track_id']}]"
+        if data.get("track_id")
+        else f"[artist:{data.get('artist_id')}]"
+    )
+    return f"{outcome.tool}: {fields} {cite}"

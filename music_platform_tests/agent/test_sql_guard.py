@@ -1,0 +1,95 @@
+"""The SQL tool refuses every escape with a reason, and the read-only connection holds anyway."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from music_platform.lib.agent.sql_guard import (
+    SqlRefusedError,
+    guard_sql,
+    marts_tables,
+    open_marts,
+    run_guarded,
+)
+from music_platform.lib.agent.tools import Toolbox
+from music_platform.lib.agent.tracing import read_trace
+from music_platform_tests.agent.eval_set import ATTACKS
+from music_platform_tests.agent.world import AgentWorld
+
+MARTS = marts_tables()
+
+
+def test_marts_tables_come_from_the_dbt_project() -> None:
+    assert {"dim_track", "dim_artist", "fct_listens"} <= MARTS
+    assert not any(name.startswith(("stg_", "int_")) for name in MARTS)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT track_name FROM dim_track WHERE genre = 'rock'",
+        "WITH top AS (SELECT * FROM analytics.fct_listens) SELECT count(*) FROM top",
+        "SELECT genre, count(*) FROM dim_track GROUP BY 1 UNION ALL SELECT 'x', 1",
+    ],
+)
+def test_plain_selects_over_the_marts_pass(sql: str) -> None:
+    assert guard_sql(sql, MARTS)
+
+
+@pytest.mark.parametrize("attack", [args["query"] for tool, args in ATTACKS if tool == "sql"])
+def test_escapes_are_refused_with_a_reason(toolbox: Toolbox, attack: str) -> None:
+    outcome = toolbox.call("sql", {"query": attack})
+    assert not outcome.ok
+    assert outcome.refusal and "refused" in outcome.refusal
+    assert any(word in outcome.refusal for word in ("SELECT", "allowed", "marts", "statement"))
+
+
+def test_a_second_statement_behind_a_comment_is_not_run(toolbox: Toolbox) -> None:
+    outcome = toolbox.call("sql", {"query": "SELECT 1 AS one /* ; */ -- \n; DROP TABLE dim_track"})
+    assert not outcome.ok and "2 statements" in (outcome.refusal or "")
+    # Comments inside a single statement are dropped before it runs.
+    assert guard_sql("SELECT 1 /* note */ AS one", MARTS) == "SELECT 1 AS one"
+
+
+def test_unlisted_tools_are_refused_and_traced(toolbox: Toolbox) -> None:
+    outcome = toolbox.call("shell", {"command": "rm -rf /"})
+    assert not outcome.ok and "not a tool" in (outcome.refusal or "")
+    assert read_trace(toolbox.tracer.path)[-1]["refusal"] == outcome.refusal
+
+
+def test_row_limit_and_timeout_are_enforced_by_the_tool(agent_world: AgentWorld) -> None:
+    connection = open_marts(agent_world.warehouse_path)
+    try:
+        result = run_guarded(
+            connection,
+            "SELECT * FROM dim_track",
+            allowed_tables=MARTS,
+            row_limit=5,
+            timeout_seconds=10,
+        )
+        assert len(result.rows) == 5 and result.truncated
+        heavy = (
+            "SELECT count(*) FROM fct_listens a, fct_listens b, fct_listens c, fct_listens d "
+            "WHERE a.plays + b.plays + c.plays + d.plays > 0"
+        )
+        with pytest.raises(SqlRefusedError, match="statement timeout"):
+            run_guarded(connection, heavy, allowed_tables=MARTS, row_limit=5, timeout_seconds=0.2)
+    finally:
+        connection.close()
+
+
+def test_the_read_only_connection_is_a_second_wall(agent_world: AgentWorld) -> None:
+    connection = open_marts(agent_world.warehouse_path)
+    try:
+        for statement in (
+            "DROP TABLE analytics.dim_track",
+            "SELECT * FROM read_csv('/etc/passwd')",
+            "SET enable_external_access = true",
+        ):
+            with pytest.raises(duckdb.Error):
+                connection.execute(statement)
+    finally:
+        connection.close()
+    with duckdb.connect(str(agent_world.warehouse_path), read_only=True) as check:
+        assert check.execute("SELECT count(*) FROM analytics.dim_track").fetchone()[0] > 0
