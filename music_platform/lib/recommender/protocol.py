@@ -24,6 +24,9 @@ TEST_SEED = 42
 VALIDATION_SEED = 43
 MIN_INTERACTIONS = 5
 HOLDOUT_SHARE = 0.2
+# Below this many users with held-out listening, a metric says nothing (a tie at zero with two
+# users is no regression), so the model is not evaluated rather than failed.
+MIN_EVALUATED_USERS = 10
 
 
 class Scorer(Protocol):
@@ -71,6 +74,17 @@ class Metrics:
             f"hit_rate@{k}": self.hit_rate,
             f"coverage@{k}": self.coverage,
         }
+
+
+def evaluation_shortfall(interactions: InteractionMatrix) -> str | None:
+    """Why the protocol cannot evaluate this listening, or None when it can."""
+    eligible = int((np.diff(interactions.matrix.indptr) >= MIN_INTERACTIONS).sum())
+    if eligible >= MIN_EVALUATED_USERS:
+        return None
+    return (
+        f"not evaluated: {eligible} users with at least {MIN_INTERACTIONS} listened tracks, "
+        f"needs {MIN_EVALUATED_USERS}"
+    )
 
 
 def split(interactions: InteractionMatrix, seed: int = TEST_SEED) -> Split:

@@ -8,7 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from music_platform.defs.recommender.training import train_and_register
+from music_platform.defs.recommender.training import (
+    NotEvaluated,
+    TrainingOutcome,
+    train_and_register,
+)
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.models import RP3beta, RP3betaParams
@@ -68,3 +72,34 @@ def test_broken_model_is_refused_and_the_promoted_one_stays(
     assert not broken.promoted
     promoted = registry.promoted()
     assert promoted is not None and promoted.version == good.card.version
+
+
+@pytest.mark.parametrize("users", [1, 2])
+def test_too_few_listeners_is_not_evaluated_and_the_promoted_model_stays(
+    tmp_path: Path, listening: InteractionMatrix, users: int
+) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    promoted = train_and_register(
+        listening, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    assert isinstance(promoted, TrainingOutcome) and promoted.promoted
+    frame = pl.DataFrame(
+        {
+            "user": [f"u{n % users}" for n in range(40)],
+            "track": [f"t{n}" for n in range(40)],
+            "plays": [1 + n % 3 for n in range(40)],
+        }
+    )
+    few = InteractionMatrix.from_arrays(
+        frame["user"].to_numpy(), frame["track"].to_numpy(), frame["plays"].to_numpy()
+    )
+    outcome = train_and_register(
+        few, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    assert isinstance(outcome, NotEvaluated)
+    assert outcome.reason == (
+        f"not evaluated: {users} users with at least 5 listened tracks, needs 10"
+    )
+    assert outcome.previous is not None and outcome.previous.version == promoted.card.version
+    current = registry.promoted()
+    assert current is not None and current.version == promoted.card.version
