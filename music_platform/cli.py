@@ -43,7 +43,7 @@ def _render_summary(summary_json: dict) -> Table:
     table.add_column("partitions", justify="right")
     table.add_column("rows", justify="right")
     table.add_column("status")
-    colours = {"materialized": "green", "failed": "red", "skipped": "yellow"}
+    colours = {"materialized": "green", "blocked": "red", "failed": "red", "skipped": "yellow"}
     for asset in summary_json["assets"]:
         status = asset["status"]
         table.add_row(

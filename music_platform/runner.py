@@ -67,7 +67,7 @@ def last_partition_keys(partitions: dg.DailyPartitionsDefinition, days: int) -> 
     return keys[-days:]
 
 
-def _step_assets(defs: dg.Definitions) -> dict[str, list[dg.AssetKey]]:
+def step_assets(defs: dg.Definitions) -> dict[str, list[dg.AssetKey]]:
     return {
         assets_def.op.name: list(assets_def.keys)
         for assets_def in defs.assets or []
@@ -75,7 +75,7 @@ def _step_assets(defs: dg.Definitions) -> dict[str, list[dg.AssetKey]]:
     }
 
 
-def _blocking_checks(defs: dg.Definitions) -> set[dg.AssetCheckKey]:
+def blocking_checks(defs: dg.Definitions) -> set[dg.AssetCheckKey]:
     return {
         spec.key
         for assets_def in defs.assets or []
@@ -141,8 +141,8 @@ def run_graph(
         run_id,
         env=settings.env.value,
         asset_keys=asset_keys,
-        blocking_checks=_blocking_checks(defs),
-        step_assets=_step_assets(defs),
+        blocking_checks=blocking_checks(defs),
+        step_assets=step_assets(defs),
         seconds=time.perf_counter() - started,
     )
 

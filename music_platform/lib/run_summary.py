@@ -16,7 +16,19 @@ class AssetOutcome:
     key: str
     partitions: int
     rows: int
-    status: str  # materialized | failed | skipped
+    status: str  # materialized | blocked | failed | skipped
+    rejected: int = 0
+    deduplicated: int = 0
+    drift: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    blocking: bool
+    message: str
 
 
 @dataclass
@@ -36,6 +48,7 @@ class RunSummary:
     run_id: str
     failures: list[str] = field(default_factory=list)
     failed_checks: list[CheckFailure] = field(default_factory=list)
+    check_results: list[CheckOutcome] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -46,15 +59,22 @@ class RunSummary:
         return {
             "env": self.env,
             "assets": [asdict(outcome) for outcome in self.assets],
-            "checks": self.checks,
+            "checks": {
+                **self.checks,
+                "results": [asdict(outcome) for outcome in self.check_results],
+            },
             "seconds": round(self.seconds, 3),
             "run_id": self.run_id,
         }
 
 
+def _value(metadata: dict, name: str, default: object) -> object:
+    value = metadata.get(name, default)
+    return getattr(value, "value", value)
+
+
 def _row_count(metadata: dict) -> int:
-    value = metadata.get(ROW_COUNT)
-    return int(getattr(value, "value", value) or 0)
+    return int(_value(metadata, ROW_COUNT, 0) or 0)
 
 
 def summarise_run(
@@ -69,6 +89,9 @@ def summarise_run(
 ) -> RunSummary:
     partitions: dict[dg.AssetKey, set[str | None]] = {}
     rows: dict[dg.AssetKey, int] = {}
+    quality: dict[dg.AssetKey, dict] = {}
+    blocked: set[dg.AssetKey] = set()
+    check_results: list[CheckOutcome] = []
     failed_keys: set[dg.AssetKey] = set()
     failures: list[str] = []
     checks = {"passed": 0, "failed": 0}
@@ -83,20 +106,38 @@ def summarise_run(
             key = materialization.asset_key
             # A partition range is one write reported once per partition: count its rows once.
             if key not in rows:
-                rows[key] = _row_count(dict(materialization.metadata))
+                metadata = dict(materialization.metadata)
+                rows[key] = _row_count(metadata)
+                quality[key] = {
+                    "rejected": int(_value(metadata, "rejected", 0) or 0),
+                    "deduplicated": int(_value(metadata, "deduplicated", 0) or 0),
+                    "drift": list(_value(metadata, "drift", []) or []),
+                }
             partitions.setdefault(key, set()).add(materialization.partition)
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
+            check_key = evaluation.asset_check_key
+            blocking = check_key in blocking_checks
+            check_results.append(
+                CheckOutcome(
+                    asset=check_key.asset_key.to_user_string(),
+                    check=check_key.name,
+                    passed=evaluation.passed,
+                    blocking=blocking,
+                    message=evaluation.description or "",
+                )
+            )
             if evaluation.passed:
                 checks["passed"] += 1
                 continue
             checks["failed"] += 1
-            check_key = evaluation.asset_check_key
+            if blocking:
+                blocked.add(check_key.asset_key)
             failed_checks.append(
                 CheckFailure(
                     asset=check_key.asset_key.to_user_string(),
                     check=check_key.name,
-                    blocking=check_key in blocking_checks,
+                    blocking=blocking,
                     description=evaluation.description or "",
                 )
             )
@@ -108,7 +149,9 @@ def summarise_run(
 
     outcomes = []
     for key in asset_keys:
-        if key in rows:
+        if key in blocked:
+            status = "blocked"
+        elif key in rows:
             status = "materialized"
         elif key in failed_keys:
             status = "failed"
@@ -120,6 +163,7 @@ def summarise_run(
                 partitions=len([p for p in partitions.get(key, set()) if p is not None]),
                 rows=rows.get(key, 0),
                 status=status,
+                **quality.get(key, {}),
             )
         )
     return RunSummary(
@@ -130,4 +174,5 @@ def summarise_run(
         run_id=run_id,
         failures=failures,
         failed_checks=failed_checks,
+        check_results=check_results,
     )

@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from music_platform.lib.run_summary import RunSummary, summarise_run
 from music_platform_tests.platform_env import applied, platform_environment
 
 pytestmark = pytest.mark.slow
@@ -117,6 +118,40 @@ def test_corrupted_partition_fails_its_blocking_check_and_stops_downstream(
     after = _counts(platform["home"], day)
     assert after["landing"] == before["landing"]
     assert after["facts"] == before["facts"]
+
+    # What `run --summary` reports for that run, so a script can read it.
+    summary = _summary(platform, result).as_json()
+    by_key = {asset["key"]: asset for asset in summary["assets"]}
+    assert by_key["staging/listens"]["status"] == "blocked"
+    assert by_key["staging/listens"]["rejected"] == (raw.height + 2) // 3 + (raw.height + 1) // 3
+    assert by_key["staging/listens"]["deduplicated"] == 0
+    assert by_key["staging/listens"]["drift"] == []
+    assert by_key["landing/listens"]["status"] == "skipped"
+    assert by_key["fct_listens"]["status"] == "skipped"
+    failing = [check for check in summary["checks"]["results"] if not check["passed"]]
+    assert {
+        "asset": "staging/listens",
+        "check": "reject_rate_within_threshold",
+        "passed": False,
+        "blocking": True,
+        "message": checks["reject_rate_within_threshold"].description,
+    } in failing
+    assert len(summary["checks"]["results"]) == summary["checks"]["passed"] + len(failing)
+
+
+def _summary(platform: dict, result: dg.ExecuteInProcessResult) -> RunSummary:
+    from music_platform import runner
+
+    defs = platform["defs"]
+    return summarise_run(
+        platform["instance"],
+        result.run_id,
+        env="local",
+        asset_keys=_downstream_of_raw(defs),
+        blocking_checks=runner.blocking_checks(defs),
+        step_assets=runner.step_assets(defs),
+        seconds=0.0,
+    )
 
 
 def test_the_model_shows_its_metrics_as_a_table_and_a_plot(platform: dict) -> None:

@@ -25,6 +25,7 @@ from music_platform.defs.staging.resources import StagingResource
 from music_platform.lib import schemas
 from music_platform.lib.metadata import table_metadata
 from music_platform.lib.staging.store import LoadResult
+from music_platform.lib.staging.validate import DUPLICATE_REASON_PREFIX
 from music_platform.settings import get_settings
 
 KINDS = {"python"}
@@ -55,7 +56,8 @@ def _check_results(
     contract: schemas.TableContract, results: list[LoadResult]
 ) -> list[dg.AssetCheckResult]:
     loaded = sum(result.rows_loaded for result in results)
-    rejected = sum(result.rows_rejected for result in results)
+    # Duplicates are dropped without alarm (kept in the rejects table, counted apart).
+    rejected = sum(result.rows_rejected for result in results) - _deduplicated(results)
     rate = rejected / max(loaded + rejected, 1)
     threshold = get_settings().max_reject_rate
     reasons: dict[str, int] = {}
@@ -96,10 +98,30 @@ def _check_results(
     ]
 
 
+def _deduplicated(results: list[LoadResult]) -> int:
+    """Rows dropped as copies of another row's primary key."""
+    return sum(
+        count
+        for result in results
+        for reason, count in result.reject_reasons.items()
+        if reason.startswith(DUPLICATE_REASON_PREFIX)
+    )
+
+
+def _drift(results: list[LoadResult]) -> list[dict[str, str]]:
+    """Column changes against the contract, as `{"column", "change"}` records."""
+    changes = {(column, "added") for result in results for column in result.drift.added}
+    changes |= {(column, "missing") for result in results for column in result.drift.missing}
+    return [{"column": column, "change": change} for column, change in sorted(changes)]
+
+
 def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> dict:
+    deduplicated = _deduplicated(results)
     return {
         "dagster/row_count": dg.MetadataValue.int(sum(r.rows_loaded for r in results)),
-        "rejected": sum(r.rows_rejected for r in results),
+        "rejected": sum(r.rows_rejected for r in results) - deduplicated,
+        "deduplicated": deduplicated,
+        "drift": dg.MetadataValue.json(_drift(results)),
         "source": source,
         "received": frame_rows,
         "load_seconds": round(sum(r.seconds for r in results), 3),

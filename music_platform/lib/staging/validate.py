@@ -41,6 +41,10 @@ _TYPED_PREFIX = "__typed__"
 _REASON_SEPARATOR = "; "
 
 
+# Reject reasons for repeated primary keys start with this: dropped without alarm, counted apart.
+DUPLICATE_REASON_PREFIX = "duplicate "
+
+
 class SchemaDriftError(ValueError):
     """The frame lacks a primary-key column: no row could be identified, so nothing loads."""
 
@@ -295,7 +299,7 @@ def _listens_rules(day: dt.date | None) -> list[_Rule]:
 
 def _duplicate_rule(contract: TableContract, work: pl.DataFrame, rules: list[_Rule]) -> _Rule:
     """Among rows that pass every other rule, the first of each primary key wins."""
-    label = f"duplicate {', '.join(contract.primary_key)}"
+    label = f"{DUPLICATE_REASON_PREFIX}{', '.join(contract.primary_key)}"
     keys = [pl.col(_typed(name)) for name in contract.primary_key]
     key = keys[0] if len(keys) == 1 else pl.struct(keys)
     # Exact duplicate marking costs a hash table of the keys themselves; distinct 64-bit hashes
