@@ -46,3 +46,15 @@ def test_time_based_assets_share_the_daily_partitions(defs: dg.Definitions) -> N
     for name in ("raw/synthetic/listens", "staging/listens", "landing/listens", "fct_listens"):
         key = dg.AssetKey.from_user_string(name)
         assert graph.get(key).partitions_def == daily_partitions, name
+
+
+def test_dbt_source_tests_are_checks_on_the_landing_assets(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {
+        key.name for key in graph.get_check_keys_for_assets({dg.AssetKey(["landing", "users"])})
+    }
+    # Without them dbt still runs these tests and Dagster logs a warning for each.
+    assert {"source_unique_landing_users_user_id", "reconciles_with_staging"} <= checks
+    for table in ("artists", "tracks", "listens"):
+        keys = graph.get_check_keys_for_assets({dg.AssetKey(["landing", table])})
+        assert any(key.name.startswith(f"source_not_null_landing_{table}_") for key in keys)

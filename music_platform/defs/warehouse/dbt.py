@@ -2,7 +2,7 @@
 
 Models tagged `daily` are incremental and take the run's partition window as the dbt vars
 `min_date`/`max_date`, so a month's backfill is a single dbt invocation. dbt tests become asset
-checks; error-severity tests are blocking.
+checks (source tests on the `landing/*` assets); error-severity tests are blocking.
 """
 
 import json
@@ -75,8 +75,12 @@ class MusicPlatformTranslator(DagsterDbtTranslator):
         )
 
 
+# Source tests become checks on the `landing/*` assets, run by the dbt step that reads them;
+# otherwise dbt still runs them (indirect selection) and Dagster logs each as a stray observation.
 TRANSLATOR = MusicPlatformTranslator(
-    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=True
+    )
 )
 
 
