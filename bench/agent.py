@@ -1,0 +1,111 @@
+"""The music agent on its evaluation set: tool-call accuracy, answer accuracy, attacks refused,
+latency per tool, beside the bare tool call the agent wraps (the baseline) in the same run.
+
+Builds the agent tests' small world (a promoted model and a marts warehouse) in a scratch home,
+drives the real agent loop and the openai SDK through the loopback chat-completions server with
+the scripted model, then replays every attack a fooled model could make.
+
+    uv run python bench/agent.py [--repeat 3] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from report import write_json
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from music_platform.lib.agent.loop import Agent
+from music_platform.lib.agent.tools import Toolbox
+from music_platform.lib.agent.tracing import ToolTracer
+from music_platform_tests.agent.conftest import API_KEY, agent_settings
+from music_platform_tests.agent.eval_set import ATTACKS, build_eval_set, score, scripted_model
+from music_platform_tests.agent.fake_llm import fake_llm
+from music_platform_tests.agent.world import build_agent_world
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="Passes over the evaluation set.")
+    parser.add_argument("--json", type=Path, help="Also write the figures as JSON to this path.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        world = build_agent_world(Path(scratch) / "home")
+        tracer = ToolTracer(Path(scratch) / "trace.jsonl", secrets=[API_KEY])
+        toolbox = Toolbox(agent_settings(world), tracer=tracer)
+        cases = build_eval_set(world)
+        latencies: dict[str, list[float]] = defaultdict(list)
+        bare: dict[str, list[float]] = defaultdict(list)
+        totals: list[float] = []
+        scores: list[tuple[bool, bool]] = []
+        with fake_llm(scripted_model) as llm:
+            settings = agent_settings(world, llm_base_url=llm.base_url, llm_model="fake-model")
+            agent = Agent.from_settings(settings, toolbox)
+            for _ in range(args.repeat):
+                for case in cases:
+                    started = time.perf_counter()
+                    answer = agent.ask(case.question)
+                    totals.append((time.perf_counter() - started) * 1000)
+                    scores.append(score(case, answer))
+                    for call in answer.tool_calls:
+                        latencies[call.tool].append(call.duration_ms)
+                    # The baseline: the same tool call straight through the toolbox.
+                    started = time.perf_counter()
+                    toolbox.call(case.tool, case.arguments or _arguments_of(answer, case.tool))
+                    bare[case.tool].append((time.perf_counter() - started) * 1000)
+        refused = sum(not toolbox.call(name, arguments).ok for name, arguments in ATTACKS)
+        toolbox.close()
+
+    figures = {
+        "questions": len(cases),
+        "tool_call_accuracy": round(sum(tool for tool, _ in scores) / len(scores), 4),
+        "answer_accuracy": round(sum(ok for _, ok in scores) / len(scores), 4),
+        "attacks": len(ATTACKS),
+        "attacks_refused": refused,
+        "p50_ms": round(statistics.median(totals), 3),
+        "per_tool_p50_ms": {
+            tool: round(statistics.median(values), 3) for tool, values in sorted(latencies.items())
+        },
+    }
+    table = Table(title=f"agent: {len(cases)} questions x {args.repeat}, loopback model")
+    for column in ("tool", "calls", "p50 ms in the agent", "p50 ms bare", "ratio"):
+        table.add_column(column, justify="right" if column != "tool" else "left")
+    for tool, values in sorted(latencies.items()):
+        agent_p50 = statistics.median(values)
+        bare_p50 = statistics.median(bare[tool]) if bare.get(tool) else float("nan")
+        table.add_row(
+            tool,
+            str(len(values)),
+            f"{agent_p50:.2f}",
+            f"{bare_p50:.2f}",
+            f"{agent_p50 / bare_p50:.2f}x",
+        )
+    table.caption = (
+        f"tool calls right {figures['tool_call_accuracy']:.0%} · answers right "
+        f"{figures['answer_accuracy']:.0%} · attacks refused {refused}/{len(ATTACKS)} · "
+        f"question p50 {figures['p50_ms']:.1f} ms"
+    )
+    Console().print(table)
+    write_json(args.json, "agent", figures)
+
+
+def _arguments_of(answer: object, tool: str) -> dict:
+    """The arguments the agent used for `tool` (cases that do not pin them, such as SQL)."""
+    for call in getattr(answer, "tool_calls", []):
+        if call.tool == tool:
+            return call.arguments
+    return {}
+
+
+if __name__ == "__main__":
+    main()
