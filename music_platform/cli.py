@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -63,8 +64,26 @@ def _render_summary(summary_json: dict) -> Table:
 @app.command()
 def run(
     days: Annotated[
-        int, typer.Option(min=1, help="How many of the latest complete days to materialize.")
-    ] = 7,
+        int | None,
+        typer.Option(min=1, help="How many of the latest complete days to materialize [7]."),
+    ] = None,
+    from_day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            help="First day of an inclusive range to materialize instead of --days, for "
+            "example the days a file of past listening holds.",
+        ),
+    ] = None,
+    to_day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--to",
+            formats=["%Y-%m-%d"],
+            help="Last day of the --from range (default: the latest complete day).",
+        ),
+    ] = None,
     summary: Annotated[
         Path | None, typer.Option(help="Also write the run summary as JSON to this path.")
     ] = None,
@@ -76,9 +95,13 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Materialize the whole asset graph: the last DAYS daily partitions plus every
-    unpartitioned asset, on the current environment. Exits non-zero when an asset or a
-    blocking check fails, and says which and why."""
+    """Materialize the whole asset graph: the last DAYS daily partitions (or the days from
+    --from to --to) plus every unpartitioned asset, on the current environment. Exits non-zero
+    when an asset or a blocking check fails, and says which and why."""
+    if days is not None and from_day is not None:
+        raise fail("give either --days or --from/--to, not both")
+    if to_day is not None and from_day is None:
+        raise fail("--to needs --from (or use --days N for the latest N days)")
     if source is not None:
         # Before anything resolves settings or loads definitions, which pick the sources.
         os.environ["MUSIC_PLATFORM_SOURCE"] = source.value
@@ -105,7 +128,16 @@ def run(
 
     defs = build_definitions()
     instance = dg.DagsterInstance.get()
-    partition_keys = runner.last_partition_keys(daily_partitions, days)
+    try:
+        partition_keys = (
+            runner.partition_range_keys(
+                daily_partitions, from_day.date(), to_day.date() if to_day else None
+            )
+            if from_day is not None
+            else runner.last_partition_keys(daily_partitions, days or 7)
+        )
+    except ValueError as error:
+        raise fail(str(error)) from None
     console.print(
         f"[bold]music-platform[/] env={settings.env.value} home={settings.home_dir} "
         f"days={partition_keys[0]}..{partition_keys[-1]} sources={'; '.join(selection.reasons)}"

@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -65,6 +66,28 @@ def last_partition_keys(partitions: dg.DailyPartitionsDefinition, days: int) -> 
             "no complete daily partition exists yet: check MUSIC_PLATFORM_PARTITIONS_START"
         )
     return keys[-days:]
+
+
+def partition_range_keys(
+    partitions: dg.DailyPartitionsDefinition, first: date, last: date | None
+) -> list[str]:
+    """The complete days from `first` to `last` (default: the latest complete day), inclusive."""
+    keys = partitions.get_partition_keys()
+    if not keys:
+        raise ValueError(
+            "no complete daily partition exists yet: check MUSIC_PLATFORM_PARTITIONS_START"
+        )
+    start, end = first.isoformat(), (last.isoformat() if last else keys[-1])
+    if start > end:
+        raise ValueError(f"--from {start} is after --to {end}")
+    if start < keys[0]:
+        raise ValueError(
+            f"--from {start} is before the first partition {keys[0]} "
+            "(MUSIC_PLATFORM_PARTITIONS_START sets it)"
+        )
+    if end > keys[-1]:
+        raise ValueError(f"--to {end} is not a complete day yet: the latest is {keys[-1]}")
+    return [key for key in keys if start <= key <= end]
 
 
 def step_assets(defs: dg.Definitions) -> dict[str, list[dg.AssetKey]]:
