@@ -9,9 +9,20 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from music_platform.settings import SettingsError, get_settings
+from music_platform.settings import Settings, SettingsError, get_settings
 
 console = Console(stderr=True)
+
+
+def _settings_or_exit() -> Settings:
+    """The current settings with the home created, or a one-line error and exit code 2."""
+    try:
+        settings = get_settings()
+        settings.ensure_home()
+    except SettingsError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    return settings
 
 
 def ask(
@@ -21,12 +32,7 @@ def ask(
     """Answer a question with the agent: a model calling the platform's tools (SQL over the
     marts, recommendations, similarity, metadata, catalogue search). Without a model configured
     it says how to configure one and still answers the questions a rule can route."""
-    try:
-        settings = get_settings()
-        settings.ensure_home()
-    except SettingsError as error:
-        console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+    settings = _settings_or_exit()
     from music_platform.lib.agent.loop import Agent
 
     agent = Agent.from_settings(settings)
@@ -56,12 +62,7 @@ def mcp(
             f"[bold red]error:[/] --transport {transport!r}: use stdio or streamable-http"
         )
         raise typer.Exit(code=2)
-    try:
-        settings = get_settings()
-        settings.ensure_home()
-    except SettingsError as error:
-        console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+    settings = _settings_or_exit()
     from music_platform.lib.agent.mcp_server import build_server
     from music_platform.lib.agent.tools import Toolbox
 

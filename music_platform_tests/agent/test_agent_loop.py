@@ -13,6 +13,7 @@ from music_platform_tests.agent.conftest import API_KEY, agent_settings
 from music_platform_tests.agent.eval_set import build_eval_set, score, scripted_model
 from music_platform_tests.agent.fake_llm import fake_llm
 from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
+from music_platform_tests.platform_env import platform_environment, run_cli
 
 
 def _agent(world: AgentWorld, toolbox: Toolbox, base_url: str) -> Agent:
@@ -74,3 +75,19 @@ def test_without_a_model_routable_questions_are_still_answered(
     assert answer.tool_calls[0].ok and answer.citations
     unroutable = agent.ask("How many tracks are in the catalogue?")
     assert "needs a language model" in unroutable.answer
+
+
+def test_ask_from_the_command_line_without_a_model(agent_world: AgentWorld) -> None:
+    user = str(agent_world.interactions.user_ids[0])
+    completed = run_cli(
+        "ask",
+        f"recommend tracks for user {user}",
+        "--json",
+        env=platform_environment(agent_world.home),
+        cwd=agent_world.home,
+    )
+    assert completed.returncode == 0, completed.stderr
+    answer = json.loads(completed.stdout)
+    assert answer["notice"] == NO_MODEL_NOTICE
+    assert [call["tool"] for call in answer["tool_calls"]] == ["recommend_for_user"]
+    assert answer["citations"] and answer["citations"][0] in answer["answer"]
