@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from music_platform.lib.fault_points import REGISTRY_BEFORE_PROMOTE, pause_point
+
 PROMOTED = "promoted.json"
 CARD = "card.json"
 
@@ -57,6 +59,7 @@ class ModelRegistry:
         pointer = self.folder / PROMOTED
         temporary = pointer.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps({"version": version}))
+        pause_point(REGISTRY_BEFORE_PROMOTE)
         temporary.replace(pointer)
 
     def promoted(self) -> ModelCard | None:

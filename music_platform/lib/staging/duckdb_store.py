@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from music_platform.lib.fault_points import STAGING_BEFORE_COMMIT, pause_point
 from music_platform.lib.schemas import ALL_TABLES, REJECTS_COLUMNS, TableContract
 from music_platform.lib.staging.store import (
     LOAD_BATCHES_COLUMNS,
@@ -189,6 +190,7 @@ class DuckDBStagingStore(StagingStore):
                 )
                 if self._before_commit is not None:
                     self._before_commit(prepared.result(rows_replaced))
+                pause_point(STAGING_BEFORE_COMMIT)
                 connection.commit()
             except BaseException:
                 connection.rollback()

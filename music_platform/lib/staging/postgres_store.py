@@ -22,6 +22,7 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from music_platform.lib.fault_points import STAGING_BEFORE_COMMIT, pause_point
 from music_platform.lib.schemas import ALL_TABLES, REJECTS_COLUMNS, TableContract
 from music_platform.lib.staging.pg_copy import (
     READ_SESSION_SETTINGS,
@@ -171,20 +172,31 @@ class PostgresStagingStore(StagingStore):
             self.ensure_tables()
         contract = prepared.contract
         partition_key = prepared.partition_key or ""
-        with self._connect() as connection, connection.transaction():
-            # Two loads of the same partition take turns instead of colliding on its rows.
-            _advisory_lock(connection, f"load:{self.schema}.{contract.name}/{partition_key}")
-            rows_replaced = write_rows(connection, prepared)
-            connection.execute(
-                sql.SQL("DELETE FROM {} WHERE table_name = %s AND partition_key = %s").format(
-                    self._table(REJECTS_TABLE)
-                ),
-                (contract.name, partition_key),
-            )
-            self._copy(connection, self._table(REJECTS_TABLE), prepared.rejects)
-            self._record_batch(connection, prepared)
-            if self._before_commit is not None:
-                self._before_commit(prepared.result(rows_replaced))
+        try:
+            with self._connect() as connection, connection.transaction():
+                # Two loads of the same partition take turns instead of colliding on its rows.
+                _advisory_lock(connection, f"load:{self.schema}.{contract.name}/{partition_key}")
+                rows_replaced = write_rows(connection, prepared)
+                connection.execute(
+                    sql.SQL("DELETE FROM {} WHERE table_name = %s AND partition_key = %s").format(
+                        self._table(REJECTS_TABLE)
+                    ),
+                    (contract.name, partition_key),
+                )
+                self._copy(connection, self._table(REJECTS_TABLE), prepared.rejects)
+                self._record_batch(connection, prepared)
+                if self._before_commit is not None:
+                    self._before_commit(prepared.result(rows_replaced))
+                pause_point(STAGING_BEFORE_COMMIT)
+        except psycopg.OperationalError as err:
+            # A server restarted or a network cut mid-load: psycopg's text alone names neither
+            # the load nor what to do about it.
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise StagingConnectionError(
+                f"lost the connection to PostgreSQL ({self!r}) while loading {contract.name} "
+                f"{partition_key or '(whole table)'}: {reason}. The load did not commit; rerun "
+                "it once the server is back (a load replaces its partition whole)."
+            ) from err
         return prepared.result(rows_replaced)
 
     def _rewrite_table(self, connection: psycopg.Connection, prepared: PreparedLoad) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from music_platform.lib.fault_points import WAREHOUSE_BEFORE_COMMIT, pause_point
+
 LANDING_SCHEMA = "landing"
 
 
@@ -47,6 +49,7 @@ class DuckDBWarehouse:
                 f'INSERT INTO {LANDING_SCHEMA}."{table}" BY NAME SELECT * FROM incoming'
             )
             connection.unregister("incoming")
+            pause_point(WAREHOUSE_BEFORE_COMMIT)
             connection.execute("COMMIT")
         return data.num_rows
 
@@ -59,6 +62,7 @@ class DuckDBWarehouse:
                 f'CREATE OR REPLACE TABLE {LANDING_SCHEMA}."{table}" AS SELECT * FROM incoming'
             )
             connection.unregister("incoming")
+            pause_point(WAREHOUSE_BEFORE_COMMIT)
             connection.execute("COMMIT")
         return data.num_rows
 
