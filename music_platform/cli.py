@@ -155,13 +155,23 @@ def run(
         def on_progress(step: str, done: int) -> None:
             progress.update(task, completed=done, description=f"finished {step}")
 
-        result = runner.run_graph(
-            defs,
-            instance,
-            settings=settings,
-            partition_keys=partition_keys,
-            on_progress=on_progress,
-        )
+        try:
+            result = runner.run_graph(
+                defs,
+                instance,
+                settings=settings,
+                partition_keys=partition_keys,
+                on_progress=on_progress,
+            )
+        except Exception as error:
+            # A full disk also breaks Dagster's own storage under the home, which ends the
+            # run with a database traceback: say which folder filled up instead.
+            from music_platform.lib.disk_space import out_of_space
+
+            explanation = out_of_space(error, settings.home_dir)
+            if explanation is None:
+                raise
+            raise fail(explanation) from None
     summary_json = result.as_json()
     Console().print(_render_summary(summary_json))
     if summary:
