@@ -1,8 +1,9 @@
 """Named points where the crash tests stop a process so they can SIGKILL it at a known moment.
 
 A test sets `MUSIC_PLATFORM_PAUSE_AT` to a point's name and `MUSIC_PLATFORM_PAUSE_MARKER` to a
-file: a process reaching that point writes its pid to the file and sleeps until it is killed.
-Read from the environment rather than the settings because the points sit in library code that
+file: the first time a process reaches that point it writes its pid to the file and waits, until
+it is killed or the test deletes the file to let it go on (after restarting a server under it,
+say). Read from the environment rather than the settings because the points sit in library code that
 takes no settings, and because a test seam is not configuration. Unset, a point costs one lookup.
 """
 
@@ -22,12 +23,18 @@ WAREHOUSE_BEFORE_COMMIT = "warehouse.before_commit"
 REGISTRY_BEFORE_PROMOTE = "registry.before_promote"
 
 
+_passed: set[str] = set()
+
+
 def pause_point(name: str) -> None:
-    """Wait here to be killed if a test armed this point; return at once otherwise."""
-    if os.environ.get(PAUSE_AT) != name:
+    """Wait here if a test armed this point; return at once otherwise."""
+    if os.environ.get(PAUSE_AT) != name or name in _passed:
         return
+    _passed.add(name)
     marker = os.environ.get(PAUSE_MARKER)
-    if marker:
-        Path(marker).write_text(str(os.getpid()))
-    while True:
-        time.sleep(60)
+    if not marker:  # nothing can let it go on: wait for the kill
+        while True:
+            time.sleep(60)
+    Path(marker).write_text(str(os.getpid()))
+    while Path(marker).exists():
+        time.sleep(0.05)

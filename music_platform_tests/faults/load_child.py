@@ -5,6 +5,7 @@ Usage: python -m music_platform_tests.faults.load_child KIND TARGET ROWS
   warehouse PATH ROWS           replace day DAY of landing.listens in the warehouse at PATH
   warehouse-table PATH ROWS     replace landing.tracks in the warehouse at PATH
   promote ROOT VERSION          promote VERSION in the recommender registry under ROOT
+  staging CONNINFO ROWS         replace day DAY of staging.listens in PostgreSQL
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import polars as pl
 
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.raw_files import write_raw
+from music_platform.lib.schemas import LISTENS
+from music_platform.lib.staging import PostgresStagingStore
 from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
 from music_platform_tests.lib.staging.frames import DAY, listens
 
@@ -41,12 +44,18 @@ def main(kind: str, target: str, amount: str) -> None:
         )
     elif kind == "warehouse-table":
         DuckDBWarehouse(Path(target)).replace_table("tracks", tracks(int(amount)).to_arrow())
+    elif kind == "staging":
+        PostgresStagingStore(target).replace_partition(
+            LISTENS,
+            listens(int(amount), prefix="new"),
+            partition_key=DAY,
+            source="child",
+            batch_id="cut",
+        )
     elif kind == "promote":
         ModelRegistry(Path(target), REGISTRY_NAME).promote(amount)
     else:
-        raise SystemExit(
-            f"unknown load kind {kind!r}: use raw, warehouse, warehouse-table or promote"
-        )
+        raise SystemExit(f"unknown load kind {kind!r}: see the usage above")
 
 
 if __name__ == "__main__":
