@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+from dagster._utils.error import SerializableErrorInfo
 
 ROW_COUNT = "dagster/row_count"
 
@@ -143,6 +144,10 @@ def summarise_run(
             )
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
+            # Dagster wraps what the step raised ("Error occurred while executing op ..."):
+            # report what the step raised, not the wrapper (nor what that error wrapped).
+            while error is not None and error.cause is not None and _dagster_wrapper(error):
+                error = error.cause
             message = error.message.strip().splitlines()[-1] if error else "unknown error"
             failures.append(f"step {event.step_key} failed: {message}")
             failed_keys.update(step_assets.get(event.step_key or "", []))
@@ -176,3 +181,7 @@ def summarise_run(
         failed_checks=failed_checks,
         check_results=check_results,
     )
+
+
+def _dagster_wrapper(error: SerializableErrorInfo) -> bool:
+    return (error.cls_name or "").startswith("Dagster")

@@ -194,8 +194,8 @@ class PostgresStagingStore(StagingStore):
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise StagingConnectionError(
                 f"lost the connection to PostgreSQL ({self!r}) while loading {contract.name} "
-                f"{partition_key or '(whole table)'}: {reason}. The load did not commit; rerun "
-                "it once the server is back (a load replaces its partition whole)."
+                f"{partition_key or '(whole table)'}: {reason}. Rerun it once the server is "
+                "back: a load replaces its partition whole, so nothing is doubled."
             ) from err
         return prepared.result(rows_replaced)
 
