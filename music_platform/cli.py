@@ -294,7 +294,8 @@ def serve(
 
     from music_platform.serving.api import create_app
 
-    uvicorn.run(create_app(settings.models_dir), host=host, port=port, log_level="info")
+    service = create_app(settings.models_dir, max_concurrency=settings.serve_max_concurrency)
+    uvicorn.run(service, host=host, port=port, log_level="info")
 
 
 # The music agent (issue 11): `ask` and `mcp` live in agent_cli.py.

@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     agent_max_rounds: int = Field(6, ge=1, le=20)
     agent_sql_row_limit: int = Field(200, ge=1, le=10_000)
     agent_sql_timeout_seconds: float = Field(10.0, gt=0)
+    # Requests the HTTP service works on at once; past it, others get 503 at once (load shed).
+    serve_max_concurrency: int = Field(16, ge=1, le=32)
 
     @field_validator("env", "source", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
+from music_platform.serving.load_shedding import ConcurrencyLimit
 from music_platform.serving.recommendations import (
     MAX_K,
     InvalidRequestError,
@@ -16,12 +17,18 @@ from music_platform.serving.recommendations import (
     NotFoundError,
     RecommendationService,
 )
+from music_platform.settings import Settings
+
+HEALTH_PATH = "/health"
+DEFAULT_MAX_CONCURRENCY: int = Settings.model_fields["serve_max_concurrency"].default
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many answers to return.")]
 Identifier = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
-def create_app(models_dir: Path) -> FastAPI:
+def create_app(models_dir: Path, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> FastAPI:
+    """The service over the registry in `models_dir`; past `max_concurrency` requests in
+    progress, others get 503 at once (see load_shedding.py), the health check excepted."""
     service = RecommendationService(models_dir)
     app = FastAPI(
         title="Music platform recommendations",
@@ -30,6 +37,9 @@ def create_app(models_dir: Path) -> FastAPI:
             "says why. A newly promoted model is picked up without a restart."
         ),
         version="1.0",
+    )
+    app.add_middleware(
+        ConcurrencyLimit, limit=max_concurrency, exempt_paths=frozenset({HEALTH_PATH})
     )
 
     @app.exception_handler(NoModelError)
@@ -44,7 +54,7 @@ def create_app(models_dir: Path) -> FastAPI:
     async def _bad_request(_request: Any, error: InvalidRequestError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(error)})
 
-    @app.get("/health")
+    @app.get(HEALTH_PATH)
     def health() -> dict[str, Any]:
         try:
             card = service.current().card
