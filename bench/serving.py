@@ -2,28 +2,34 @@
 
 Builds a synthetic world, trains and promotes the project's model in a scratch registry, then
 measures: the bare model call (the baseline), the service in process, and the HTTP service
-(uvicorn on 127.0.0.1) under N concurrent clients for a fixed number of requests.
+(uvicorn on 127.0.0.1) under N concurrent clients for a fixed number of requests, then the same
+service overloaded (--overload times its --limit of requests in progress, in clients): the
+latency of the requests it answers, the share it sheds with 503, and /health's latency meanwhile.
 
     uv run python bench/serving.py [--users 2000 --tracks 20000 --requests 2000 --clients 8]
+                                   [--limit 8 --overload 4]
                                    [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 from report import write_json
 from rich.console import Console
 from rich.table import Table
@@ -36,8 +42,11 @@ from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.synthetic_world import synthetic_world
 from music_platform.lib.synthetic import SyntheticConfig
-from music_platform.serving.api import create_app
 from music_platform.serving.recommendations import RecommendationService
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The largest limit the settings allow: at the overload's client count, nothing is shed.
+NO_SHEDDING = 32
 
 
 def build_registry(folder: Path, users: int, tracks: int, events: int) -> InteractionMatrix:
@@ -79,26 +88,56 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def http_load(
-    folder: Path, users: list[str], requests: int, clients: int, max_seconds: float
-) -> dict[str, float]:
-    """A bounded load: stops after `requests` requests or `max_seconds`, whichever comes first."""
+@contextmanager
+def running_service(home: Path, max_concurrency: int) -> Iterator[str]:
+    """`music-platform serve` over the registry under `home`, in a process of its own so the
+    load's client threads do not compete with it for the interpreter."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(folder), host="127.0.0.1", port=port, log_level="warning")
+    env = {
+        **os.environ,
+        "MUSIC_PLATFORM_HOME": str(home),
+        "MUSIC_PLATFORM_SERVE_MAX_CONCURRENCY": str(max_concurrency),
+    }
+    command = [sys.executable, "-m", "music_platform.cli", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    raise RuntimeError("`music-platform serve` exited before answering") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def http_load(
+    url: str, users: list[str], requests: int, clients: int, max_seconds: float
+) -> dict[str, float]:
+    """A bounded load: stops after `requests` requests or `max_seconds`, whichever comes first.
+
+    Latency percentiles are of the answered requests (200); shed ones (503) are counted apart,
+    and a probe calls /health throughout. Clients retry at once, ignoring Retry-After: the
+    worst case."""
     deadline = time.monotonic() + max_seconds
-    latencies: list[float] = []
+    answered: list[float] = []
+    shed: list[float] = []
+    health: list[float] = []
     errors = 0
     lock = threading.Lock()
+    loading = threading.Event()
+    loading.set()
 
     def client_loop(offset: int) -> None:
         nonlocal errors
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        with httpx.Client(base_url=url, timeout=30) as http:
             for i in range(offset, requests, clients):
                 if time.monotonic() > deadline:
                     return
@@ -106,22 +145,42 @@ def http_load(
                 response = http.get(f"/users/{users[i % len(users)]}/recommendations")
                 elapsed = time.perf_counter() - started
                 with lock:
-                    latencies.append(elapsed)
-                    errors += response.status_code != 200
+                    if response.status_code == 200:
+                        answered.append(elapsed)
+                    elif response.status_code == 503:
+                        shed.append(elapsed)
+                    else:
+                        errors += 1
 
+    def probe_health() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=30) as http:
+            while loading.is_set():
+                started = time.perf_counter()
+                response = http.get("/health")
+                health.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+                time.sleep(0.02)
+
+    prober = threading.Thread(target=probe_health)
     started = time.perf_counter()
+    prober.start()
     try:
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(client_loop, range(clients)))
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        loading.clear()
+        prober.join()
     wall = time.perf_counter() - started
     return {
-        **percentiles(latencies),
-        "requests": len(latencies),
+        **percentiles(answered),
+        "requests": len(answered) + len(shed),
+        "shed": len(shed),
+        "shed_share": len(shed) / max(len(answered) + len(shed), 1),
+        "shed_p99_ms": percentiles(shed)["p99_ms"] if shed else 0.0,
+        "health_p99_ms": percentiles(health)["p99_ms"] if health else 0.0,
         "errors": errors,
-        "requests_per_s": len(latencies) / wall,
+        "requests_per_s": len(answered) / wall,
     }
 
 
@@ -131,23 +190,35 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=20000)
     parser.add_argument("--events-per-day", type=int, default=60000)
     parser.add_argument("--calls", type=int, default=500, help="In-process calls per case.")
-    parser.add_argument("--requests", type=int, default=2000, help="HTTP requests in all.")
+    parser.add_argument("--requests", type=int, default=2000, help="HTTP requests per case.")
     parser.add_argument("--clients", type=int, default=8, help="Concurrent HTTP clients.")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="HTTP load time cap.")
+    parser.add_argument(
+        "--limit", type=int, default=8, help="The service's concurrency limit (load shedding)."
+    )
+    parser.add_argument(
+        "--overload", type=int, default=4, help="Overload: this many times --limit clients."
+    )
     parser.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
     args = parser.parse_args()
+    overload_clients = args.limit * args.overload
 
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        interactions = build_registry(folder, args.users, args.tracks, args.events_per_day)
-        service = RecommendationService(folder)
+        home = Path(scratch)
+        interactions = build_registry(home / "models", args.users, args.tracks, args.events_per_day)
+        service = RecommendationService(home / "models")
         loaded = service.current()
         rng = np.random.default_rng(42)
         indices = rng.integers(0, interactions.n_users, args.calls).tolist()
         ids = [str(interactions.user_ids[i]) for i in indices]
         bare = percentiles(timed(lambda i: loaded.model.recommend(i, k=10), indices))
         in_process = percentiles(timed(lambda u: service.for_user(u, k=10), ids))
-        over_http = http_load(folder, ids, args.requests, args.clients, args.max_seconds)
+        load = (ids, args.requests)
+        with running_service(home, NO_SHEDDING) as url:
+            over_http = http_load(url, *load, args.clients, args.max_seconds)
+            unshed = http_load(url, *load, overload_clients, args.max_seconds)
+        with running_service(home, args.limit) as url:
+            shedding = http_load(url, *load, overload_clients, args.max_seconds)
 
     figures = {
         "world": {
@@ -165,14 +236,28 @@ def main() -> None:
             "clients": args.clients,
             "ratio_to_in_process": over_http["median_ms"] / in_process["median_ms"],
         },
+        "http_overload_without_shedding": {
+            **unshed,
+            "clients": overload_clients,
+            "limit": NO_SHEDDING,
+            "p99_ratio_to_http": unshed["p99_ms"] / over_http["p99_ms"],
+        },
+        "http_overload_shedding": {
+            **shedding,
+            "clients": overload_clients,
+            "limit": args.limit,
+            "p99_ratio_to_http": shedding["p99_ms"] / over_http["p99_ms"],
+        },
     }
     table = Table(title="recommendation latency (k=10)")
-    for column in ("case", "median ms", "p99 ms", "req/s", "ratio"):
+    for column in ("case", "median ms", "p99 ms", "req/s", "shed", "/health p99 ms", "ratio"):
         table.add_column(column, justify="right")
     table.add_row(
         "bare model.recommend (baseline)",
         f"{bare['median_ms']:.2f}",
         f"{bare['p99_ms']:.2f}",
+        "-",
+        "-",
         "-",
         "1.00",
     )
@@ -181,16 +266,42 @@ def main() -> None:
         f"{in_process['median_ms']:.2f}",
         f"{in_process['p99_ms']:.2f}",
         "-",
+        "-",
+        "-",
         f"{figures['service_in_process']['ratio_to_bare']:.2f}",
     )
-    table.add_row(
-        f"HTTP, {args.clients} clients",
-        f"{over_http['median_ms']:.2f}",
-        f"{over_http['p99_ms']:.2f}",
-        f"{over_http['requests_per_s']:.0f}",
-        f"{figures['http']['ratio_to_in_process']:.2f} x in-process",
-    )
+    for label, case, ratio in (
+        (
+            f"HTTP, {args.clients} clients",
+            over_http,
+            f"{figures['http']['ratio_to_in_process']:.2f} x in-process",
+        ),
+        (
+            f"HTTP, {overload_clients} clients, limit {NO_SHEDDING}",
+            unshed,
+            f"{unshed['p99_ms'] / over_http['p99_ms']:.2f} x p99 at {args.clients}",
+        ),
+        (
+            f"HTTP, {overload_clients} clients, limit {args.limit}",
+            shedding,
+            f"{shedding['p99_ms'] / over_http['p99_ms']:.2f} x p99 at {args.clients}",
+        ),
+    ):
+        table.add_row(
+            label,
+            f"{case['median_ms']:.2f}",
+            f"{case['p99_ms']:.2f}",
+            f"{case['requests_per_s']:.0f}",
+            f"{case['shed_share']:.0%}",
+            f"{case['health_p99_ms']:.2f}",
+            ratio,
+        )
     Console().print(table)
+    Console().print(
+        "Latencies are of answered requests; shed ones get 503 at once (p99 "
+        f"{shedding['shed_p99_ms']:.2f} ms). Errors other than 503: "
+        f"{over_http['errors'] + unshed['errors'] + shedding['errors']}."
+    )
     write_json(args.json, "serving", figures)
 
 
