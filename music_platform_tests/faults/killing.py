@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,9 @@ def start_paused(
 
 
 def wait_for(
-    process: subprocess.Popen[str], reached: object, failure: str, poll: float = 0.05
+    process: subprocess.Popen[str], reached: Callable[[], bool], failure: str, poll: float = 0.05
 ) -> None:
     """Poll `reached()` until true; fail with the process's output if it ends first."""
-    assert callable(reached)
     deadline = time.monotonic() + PAUSE_DEADLINE_SECONDS
     while not reached():
         if process.poll() is not None:
