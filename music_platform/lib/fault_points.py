@@ -3,8 +3,8 @@
 A test sets `MUSIC_PLATFORM_PAUSE_AT` to a point's name and `MUSIC_PLATFORM_PAUSE_MARKER` to a
 file: the first time a process reaches that point it writes its pid to the file and waits, until
 it is killed or the test deletes the file to let it go on (after restarting a server under it,
-say). Read from the environment rather than the settings because the points sit in library code that
-takes no settings, and because a test seam is not configuration. Unset, a point costs one lookup.
+say). Read from the environment rather than the settings: the points sit in library code that
+takes no settings, and a test seam is not configuration. Unset, a point costs one lookup.
 """
 
 from __future__ import annotations
