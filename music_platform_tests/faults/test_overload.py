@@ -23,6 +23,8 @@ import pytest
 from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.serving.conftest import _free_port, _world, promote_model
 
+pytestmark = pytest.mark.slow
+
 LIMIT = 2
 CLIENTS = 4 * LIMIT
 REQUESTS_PER_CLIENT = 60
