@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 from music_platform.lib.agent.tools import TOOLS
 from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
 from music_platform_tests.platform_env import platform_environment
+from music_platform_tests.serving.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -103,12 +103,6 @@ def test_every_tool_over_stdio(agent_world: AgentWorld, tmp_path: Path) -> None:
     traced = _traced(agent_world, "mcp-stdio")[before:]
     assert [record["tool"] for record in traced] == [*_tool_calls(agent_world), "sql"]
     assert traced[-1]["refusal"] and "read_csv" in traced[-1]["refusal"].lower()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
