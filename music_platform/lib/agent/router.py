@@ -48,7 +48,9 @@ RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[str, dict[str
     ),
     (
         re.compile(
-            r"\b(?:similar to|like)\s+(?:the\s+)?(?:artist|track|song)?\s*(?P<target>.+?)" + _END,
+            # "the" goes only before "artist"/"track": "The Impossible Problems" keeps its name.
+            r"\b(?:similar to|like)\s+(?:(?:the\s+)?(?:artist|track|song)\s+)?(?P<target>.+?)"
+            + _END,
             _FLAGS,
         ),
         _similar,
