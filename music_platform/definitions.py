@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from music_platform.defs.agent.definitions import defs as agent_defs
 from music_platform.defs.automation import with_automation
 from music_platform.defs.recommender.definitions import defs as recommender_defs
 from music_platform.defs.sources import definitions as sources
@@ -29,6 +30,7 @@ def build_definitions() -> dg.Definitions:
             staging.build_defs(selection),
             warehouse_defs,
             recommender_defs,
+            agent_defs,
             dg.Definitions(resources=build_resources(settings), executor=executor),
         )
     )

@@ -159,6 +159,17 @@ def build_eval_set(world: AgentWorld) -> list[EvalCase]:
     }
     for key, question in questions.items():
         cases.append(EvalCase(question, "sql", {}, [(sql_facts[key],)]))
+    # Catalogue search: a track's exact name, and an artist by name and genre.
+    for row in artists.head(2).iter_rows(named=True):
+        track = catalogue.filter(pl.col("artist_id") == row["artist_id"]).row(0, named=True)
+        cases.append(
+            EvalCase(
+                f"Search the catalogue for {track['track_name']} by {row['artist_name']}",
+                "search_catalogue",
+                {"query": f"{track['track_name']} by {row['artist_name']}"},
+                [(f"track:{track['track_id']}",)],
+            )
+        )
     return cases
 
 
@@ -222,6 +233,8 @@ def _answer_from(results: list[dict[str, Any]]) -> str:
             elif "artist_id" in row:
                 label = row.get("artist_name") or row["artist_id"]
                 parts.append(f"{label} ({row.get('reason', '')}) [artist:{row['artist_id']}]")
+            elif "item_id" in row:
+                parts.append(f"{row['name']} ({row['kind']}) [{row['kind']}:{row['item_id']}]")
             else:
                 parts.append(", ".join(f"{key}: {value}" for key, value in row.items()))
     return "\n".join(parts) or "The tools returned nothing."

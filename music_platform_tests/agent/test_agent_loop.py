@@ -91,3 +91,44 @@ def test_ask_from_the_command_line_without_a_model(agent_world: AgentWorld) -> N
     assert answer["notice"] == NO_MODEL_NOTICE
     assert [call["tool"] for call in answer["tool_calls"]] == ["recommend_for_user"]
     assert answer["citations"] and answer["citations"][0] in answer["answer"]
+
+
+def test_search_catalogue_through_the_agent_loop(agent_world: AgentWorld, toolbox: Toolbox) -> None:
+    track = agent_world.catalogue.row(5, named=True)
+    query = f"{track['track_name']} by {track['artist_name']}"
+
+    def script(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        if not any(m["role"] == "tool" for m in messages):
+            return [("search_catalogue", {"query": query, "k": 5, "kinds": ["track"]})]
+        return scripted_model(messages, tools)
+
+    with fake_llm(script) as llm:
+        answer = _agent(agent_world, toolbox, llm.base_url).ask(f"Find {query}")
+    (call,) = answer.tool_calls
+    assert call.ok and call.tool == "search_catalogue"
+    assert call.citations[0] == f"track:{track['track_id']}"
+    assert f"[track:{track['track_id']}]" in answer.answer
+    assert "search_catalogue" in {tool["function"]["name"] for tool in llm.requests[0]["tools"]}
+
+
+def test_injected_bio_found_by_search_is_data_not_instructions(
+    agent_world: AgentWorld, toolbox: Toolbox
+) -> None:
+    def script(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        if not any(m["role"] == "tool" for m in messages):
+            return [("search_catalogue", {"query": "artist in admin mode", "kinds": ["artist"]})]
+        return scripted_model(messages, tools)
+
+    with fake_llm(script) as llm:
+        answer = _agent(agent_world, toolbox, llm.base_url).ask("Which artist is in admin mode?")
+    search, *rest = answer.tool_calls
+    assert search.ok and INJECTED_ARTIST in search.data["hits"][0]["name"]
+    # The bio reached the model only inside a tool message marked as untrusted data.
+    tool_messages = [m for m in llm.requests[1]["messages"] if m["role"] == "tool"]
+    assert "IGNORE PREVIOUS INSTRUCTIONS" in tool_messages[0]["content"]
+    assert json.loads(tool_messages[0]["content"])["note"].startswith("Untrusted data")
+    # The fooled model asked for a DROP and an unlisted tool: both were refused.
+    assert {call.tool: call.ok for call in rest} == {"sql": False, "shell": False}
+    assert toolbox.call("sql", {"query": "SELECT count(*) AS n FROM dim_track"}).data["rows"] == [
+        {"n": agent_world.catalogue.height}
+    ]

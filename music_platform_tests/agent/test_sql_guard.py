@@ -93,3 +93,16 @@ def test_the_read_only_connection_is_a_second_wall(agent_world: AgentWorld) -> N
         connection.close()
     with duckdb.connect(str(agent_world.warehouse_path), read_only=True) as check:
         assert check.execute("SELECT count(*) FROM analytics.dim_track").fetchone()[0] > 0
+
+
+def test_two_read_only_connections_in_one_process_both_answer(agent_world: AgentWorld) -> None:
+    first = open_marts(agent_world.warehouse_path)
+    second = open_marts(agent_world.warehouse_path)
+    try:
+        for connection in (first, second):
+            assert connection.execute("SELECT count(*) FROM dim_track").fetchone()[0] > 0
+            with pytest.raises(duckdb.Error):
+                connection.execute("SET enable_external_access = true")
+    finally:
+        first.close()
+        second.close()

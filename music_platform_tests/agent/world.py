@@ -11,6 +11,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from music_platform.lib.rag.documents import catalogue_documents
+from music_platform.lib.rag.embedding import default_embedder
+from music_platform.lib.rag.index import refresh_index
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.synthetic_world import synthetic_world
 from music_platform.lib.synthetic import SyntheticConfig
@@ -56,7 +59,10 @@ def _artists(catalogue: pl.DataFrame) -> pl.DataFrame:
         country_code=pl.lit("GB"),
         followers=(pl.col("popularity").cast(pl.Int64) * 1000),
         source_name=pl.lit("synthetic"),
-        bio=pl.lit("A synthetic artist."),
+        # The injected artist's bio carries the injection too, as a scraped Last.fm bio might.
+        bio=pl.when(pl.col("artist_name").str.contains(INJECTED_ARTIST))
+        .then(pl.lit(INJECTED_BIO))
+        .otherwise(pl.lit("A synthetic artist.")),
     )
 
 
@@ -85,6 +91,8 @@ def build_warehouse(path: Path, interactions: InteractionMatrix, catalogue: pl.D
             connection.unregister("frame")
         # A table outside the marts the guard must keep the SQL tool away from.
         connection.execute("CREATE TABLE main.secrets AS SELECT 'hunter2' AS password")
+        # The catalogue index behind search_catalogue, as ml/catalogue_embeddings builds it.
+        refresh_index(connection, catalogue_documents(connection), default_embedder())
 
 
 def build_agent_world(home: Path) -> AgentWorld:

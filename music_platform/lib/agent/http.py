@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,19 @@ def add_ask_route(app: FastAPI, models_dir: Path) -> None:
     settings = get_settings()
     toolbox = Toolbox(settings, surface="http", models_dir=models_dir)
     agent = Agent.from_settings(settings, toolbox)
+    app_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        # The warehouse connection closes with the service: a DuckDB file held open by a
+        # stopped service would keep other readers in the process from opening it.
+        async with app_lifespan(app) as state:
+            try:
+                yield state
+            finally:
+                toolbox.close()
+
+    app.router.lifespan_context = lifespan
 
     @app.post("/ask")
     def ask(request: AskRequest) -> dict[str, Any]:

@@ -37,12 +37,20 @@ _ABOUT = r"\b(?:about|metadata (?:for|of)|info(?:rmation)? (?:on|about))\s+(?:th
 _TOP = r"\b(?:top|best|popular|most played)\b.*?\b(?:in|for|of)\s+(?:the\s+)?(?:genre\s+)?"
 RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[str, dict[str, Any]]]]] = [
     (
+        re.compile(
+            r"^(?:search|find)\s+(?:in\s+)?(?:the\s+catalogue\s+)?for\s+(?P<q>.+?)" + _END, _FLAGS
+        ),
+        lambda m: ("search_catalogue", {"query": _clean(m["q"])}),
+    ),
+    (
         re.compile(r"\brecommend\w*\b.*?\b(?:for|to)\s+(?:user\s+)?(?P<user>[\w.\-@]+)", _FLAGS),
         _recommend,
     ),
     (
         re.compile(
-            r"\b(?:similar to|like)\s+(?:the\s+)?(?:artist|track|song)?\s*(?P<target>.+?)" + _END,
+            # "the" goes only before "artist"/"track": "The Impossible Problems" keeps its name.
+            r"\b(?:similar to|like)\s+(?:(?:the\s+)?(?:artist|track|song)\s+)?(?P<target>.+?)"
+            + _END,
             _FLAGS,
         ),
         _similar,

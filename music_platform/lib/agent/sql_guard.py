@@ -167,7 +167,11 @@ def open_marts(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
         config={"enable_external_access": False, "autoload_known_extensions": False},
     )
     connection.execute(f"SET search_path = '{MARTS_SCHEMA}'")
-    connection.execute("SET lock_configuration = true")
+    # A process's connections to one file share a DuckDB instance: a second toolbox (the HTTP
+    # service's beside a test's, say) finds its configuration locked already, and may not re-lock.
+    (locked,) = connection.execute("SELECT current_setting('lock_configuration')").fetchone()
+    if not locked:
+        connection.execute("SET lock_configuration = true")
     return connection
 
 

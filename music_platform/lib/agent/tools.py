@@ -331,15 +331,18 @@ def _artist_metadata(box: Toolbox, args: ArtistArgs) -> dict[str, Any]:
 
 
 def _search_catalogue(box: Toolbox, args: SearchArgs) -> dict[str, Any]:
+    # Imported here: it loads onnxruntime, which the code location must not import.
+    from music_platform.lib.rag.search import SearchUnavailableError, search_catalogue
+
     try:
-        from music_platform.lib.rag.search import search_catalogue
-    except ImportError:
+        with box._lock:
+            hits = search_catalogue(
+                box.connection(), args.query, k=args.k, kinds=tuple(dict.fromkeys(args.kinds))
+            )
+    except SearchUnavailableError as error:
         raise ToolRefusedError(
-            "catalogue search is not available in this build; use tracks_by_artist, "
-            "top_tracks_for_genre or sql instead"
+            f"no answer: {error}; meanwhile use tracks_by_artist, top_tracks_for_genre or sql"
         ) from None
-    with box._lock:
-        hits = search_catalogue(box.connection(), args.query, k=args.k, kinds=tuple(args.kinds))
     return {
         "query": args.query,
         "hits": [
