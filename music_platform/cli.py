@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.live import Live
 from rich.table import Table
 
 from music_platform.settings import (
@@ -94,10 +94,22 @@ def run(
             "auto = live where keys are set, local files where given, synthetic otherwise)."
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also show dbt's and Dagster's logs on the terminal as they are written "
+            "(they always go to the run's log file under MUSIC_PLATFORM_HOME/logs).",
+        ),
+    ] = False,
 ) -> None:
     """Materialize the whole asset graph: the last DAYS daily partitions (or the days from
-    --from to --to) plus every unpartitioned asset, on the current environment. Exits non-zero
-    when an asset or a blocking check fails, and says which and why."""
+    --from to --to) plus every unpartitioned asset, on the current environment. Shows each
+    asset and its checks as its step finishes, then a summary; dbt's and Dagster's logs go to
+    a log file named at the end (shown on the terminal only for a failed step, or with
+    --verbose). Exits non-zero when an asset or a blocking check fails, and says which and
+    why."""
     if days is not None and from_day is not None:
         raise fail("give either --days or --from/--to, not both")
     if to_day is not None and from_day is None:
@@ -125,6 +137,7 @@ def run(
 
     from music_platform.definitions import build_definitions
     from music_platform.defs.partitions import daily_partitions
+    from music_platform.run_view import RunView
 
     defs = build_definitions()
     instance = dg.DagsterInstance.get()
@@ -142,27 +155,22 @@ def run(
         f"[bold]music-platform[/] env={settings.env.value} home={settings.home_dir} "
         f"days={partition_keys[0]}..{partition_keys[-1]} sources={'; '.join(selection.reasons)}"
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("starting", total=runner.step_count(defs))
-
-        def on_progress(step: str, done: int) -> None:
-            progress.update(task, completed=done, description=f"finished {step}")
-
+    log_path = settings.home_dir / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+    with runner.captured_output(log_path, echo=verbose) as terminal:
+        view = RunView(
+            Console(file=terminal, soft_wrap=True),
+            step_assets=runner.step_assets(defs),
+            blocking_checks=runner.blocking_checks(defs),
+        )
         try:
-            result = runner.run_graph(
-                defs,
-                instance,
-                settings=settings,
-                partition_keys=partition_keys,
-                on_progress=on_progress,
-            )
+            with Live(view, console=view.console, transient=True, refresh_per_second=8):
+                result = runner.run_graph(
+                    defs,
+                    instance,
+                    settings=settings,
+                    partition_keys=partition_keys,
+                    on_events=view.update,
+                )
         except Exception as error:
             # A full disk also breaks Dagster's own storage under the home, which ends the
             # run with a database traceback: say which folder filled up instead.
@@ -177,11 +185,17 @@ def run(
     if summary:
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(json.dumps(summary_json, indent=2))
-    for failure in result.failures:
-        console.print(f"[red]{failure}[/]")
+    for failure, step in zip(result.failures, result.failed_steps, strict=True):
+        console.print(f"[red]{failure}[/]", soft_wrap=True)
+        if not verbose:
+            tail = runner.failed_step_tail(log_path, step)
+            console.print(f"[dim]last lines of {step}:[/]", highlight=False)
+            for line in tail:
+                console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     for check in result.failed_checks:
         kind = "blocking check" if check.blocking else "check (warning)"
         console.print(f"[red]{kind} {check.check} on {check.asset} failed:[/] {check.description}")
+    console.print(f"log: {log_path}", highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(code=1)
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -27,9 +31,20 @@ from music_platform.settings import Environment, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_INSTANCE_CONFIG = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
-QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Every Dagster event goes to the run's log (the terminal shows the live view instead); the
+# step start and failure lines also delimit a failed step's output for `failed_step_tail`.
+RUN_LOGGING = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+# What the live view follows, in the order the run writes it.
+VIEW_EVENTS = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_SKIPPED,
+}
 
-ProgressCallback = Callable[[str, int], None]
+EventsCallback = Callable[[list[EventLogEntry]], None]
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -114,8 +129,10 @@ def run_graph(
     *,
     settings: Settings,
     partition_keys: list[str],
-    on_progress: ProgressCallback | None = None,
+    on_events: EventsCallback | None = None,
 ) -> RunSummary:
+    """Run every asset for the partition range in a worker thread, passing the live view's
+    events (`VIEW_EVENTS`, oldest first) to `on_events` as the run writes them."""
     job = defs.resolve_implicit_global_asset_job_def()
     run_id = make_new_run_id()
     tags = {
@@ -132,7 +149,7 @@ def run_graph(
                 instance=instance,
                 run_id=run_id,
                 tags=tags,
-                run_config=QUIET_LOGGING,
+                run_config=RUN_LOGGING,
                 raise_on_error=False,
             )
         except BaseException as error:  # surfaced to the caller below
@@ -140,22 +157,17 @@ def run_graph(
 
     worker = threading.Thread(target=execute, name="music-platform-run")
     worker.start()
-    seen_steps = 0
-    while worker.is_alive():
-        worker.join(timeout=0.5)
-        if on_progress is None:
+    cursor = None
+    running = True
+    while running:
+        worker.join(timeout=0.25)
+        running = worker.is_alive()  # one more read after the run ends picks up its last events
+        if on_events is None:
             continue
-        finished = instance.all_logs(
-            run_id,
-            of_type={
-                DagsterEventType.STEP_SUCCESS,
-                DagsterEventType.STEP_FAILURE,
-                DagsterEventType.STEP_SKIPPED,
-            },
-        )
-        if len(finished) != seen_steps:
-            seen_steps = len(finished)
-            on_progress(finished[-1].step_key or "", seen_steps)
+        page = instance.get_records_for_run(run_id, cursor=cursor, of_type=VIEW_EVENTS)
+        cursor = page.cursor
+        if page.records:
+            on_events([record.event_log_entry for record in page.records])
     if errors:
         raise errors[0]
     asset_keys = sorted(job.asset_layer.executable_asset_keys, key=lambda k: k.to_user_string())
@@ -170,5 +182,59 @@ def run_graph(
     )
 
 
-def step_count(defs: dg.Definitions) -> int:
-    return len(defs.resolve_implicit_global_asset_job_def().graph.node_defs)
+@contextmanager
+def captured_output(log_path: Path, *, echo: bool = False) -> Iterator[TextIO]:
+    """Send everything written to stdout and stderr (Dagster's logger, dbt's output, child
+    processes) to `log_path`, and to the terminal as well when `echo`.
+
+    Redirects the file descriptors, not just `sys.stdout`, so that subprocesses and C libraries
+    are caught too. Yields a stream on the real terminal (stderr) for the live view.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    read_end, write_end = os.pipe()
+    for fd in (1, 2):
+        os.dup2(write_end, fd)
+    os.close(write_end)
+
+    def pump() -> None:
+        with log_path.open("ab") as log:
+            while chunk := os.read(read_end, 65536):
+                log.write(chunk)
+                log.flush()
+                if echo:
+                    os.write(saved[2], chunk)
+
+    pumping = threading.Thread(target=pump, name="music-platform-log", daemon=True)
+    pumping.start()
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd in (1, 2):
+            os.dup2(saved[fd], fd)  # drops the pipe's last write ends: the pump sees EOF
+        pumping.join(timeout=10)
+        os.close(read_end)
+        terminal.close()
+        for fd in saved.values():
+            os.close(fd)
+
+
+def failed_step_tail(log_path: Path, step_key: str, lines: int = 20) -> list[str]:
+    """The last `lines` a failed step wrote to the run's log, between Dagster's start and
+    failure records for that step (steps run one at a time in this process)."""
+    text = log_path.read_text(errors="replace").splitlines()
+    start = next((i for i, line in enumerate(text) if f" - {step_key} - STEP_START - " in line), 0)
+    end = next(
+        (
+            i
+            for i, line in enumerate(text)
+            if i > start and f" - {step_key} - STEP_FAILURE - " in line
+        ),
+        len(text),
+    )
+    return text[start + 1 : end][-lines:]

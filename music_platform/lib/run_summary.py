@@ -48,6 +48,7 @@ class RunSummary:
     seconds: float
     run_id: str
     failures: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
     failed_checks: list[CheckFailure] = field(default_factory=list)
     check_results: list[CheckOutcome] = field(default_factory=list)
 
@@ -95,6 +96,7 @@ def summarise_run(
     check_results: list[CheckOutcome] = []
     failed_keys: set[dg.AssetKey] = set()
     failures: list[str] = []
+    failed_steps: list[str] = []
     checks = {"passed": 0, "failed": 0}
     failed_checks: list[CheckFailure] = []
 
@@ -150,6 +152,7 @@ def summarise_run(
                 error = error.cause
             message = error.message.strip().splitlines()[-1] if error else "unknown error"
             failures.append(f"step {event.step_key} failed: {message}")
+            failed_steps.append(event.step_key or "")
             failed_keys.update(step_assets.get(event.step_key or "", []))
 
     outcomes = []
@@ -178,6 +181,7 @@ def summarise_run(
         seconds=seconds,
         run_id=run_id,
         failures=failures,
+        failed_steps=failed_steps,
         failed_checks=failed_checks,
         check_results=check_results,
     )

@@ -1,10 +1,9 @@
 """The trained recommender: a versioned model asset gated by blocking quality checks."""
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
-import polars as pl
 
 from music_platform.defs.partitions import MODEL_FRESHNESS, WAREHOUSE_POOL
 from music_platform.defs.recommender.plots import metrics_chart
@@ -17,9 +16,12 @@ from music_platform.defs.recommender.training import (
 )
 from music_platform.defs.warehouse.resources import WarehouseResource
 from music_platform.lib.model_registry import ModelRegistry
-from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.recommender.tracks import platform_model, track_features
 from music_platform.settings import get_settings
+
+if TYPE_CHECKING:  # numpy, scipy and polars load in the training step, not with the definitions
+    import polars as pl
+
+    from music_platform.lib.recommender.interactions import InteractionMatrix
 
 MODEL_KEY = dg.AssetKey(["ml", "recommender_model"])
 REGISTRY_NAME = "recommender"
@@ -44,12 +46,14 @@ from analytics.dim_track
 """
 
 
-def project_model(catalogue: pl.DataFrame, interactions: InteractionMatrix) -> ModelFactory:
+def project_model(catalogue: "pl.DataFrame", interactions: "InteractionMatrix") -> ModelFactory:
     """The platform's blend (lib/recommender/tracks.py), described by the catalogue's features.
 
     Evaluation holds out interactions but keeps every track, so one feature matrix serves the
     evaluated model and the refit one.
     """
+    from music_platform.lib.recommender.tracks import platform_model, track_features
+
     features = track_features(catalogue, interactions.item_ids)
     return lambda: platform_model(features)
 
@@ -106,7 +110,7 @@ def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
 
 
 def _not_evaluated(
-    outcome: NotEvaluated, interactions: InteractionMatrix
+    outcome: NotEvaluated, interactions: "InteractionMatrix"
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     serving = (
         f"model {outcome.previous.version} (promoted before)"
@@ -163,6 +167,11 @@ def _not_evaluated(
 def recommender_model(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import numpy as np
+    import polars as pl
+
+    from music_platform.lib.recommender.interactions import InteractionMatrix
+
     settings = get_settings()
     plays = warehouse.client().fetch_arrow(PLAY_COUNTS_SQL, [settings.recommender_training_days])
     if plays.num_rows == 0:

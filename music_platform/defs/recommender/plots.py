@@ -7,7 +7,6 @@ import io
 from collections.abc import Mapping
 
 import dagster as dg
-import numpy as np
 
 BAR_WIDTH = 0.27
 
@@ -19,6 +18,7 @@ def metrics_chart(series: Mapping[str, Mapping[str, float]], title: str) -> dg.M
     """
     # The Figure API without pyplot: no global state and no GUI backend in a step's process.
     # Imported here because matplotlib takes a second to import and only this step draws.
+    import numpy as np
     from matplotlib.figure import Figure
 
     metrics = list(next(iter(series.values())))

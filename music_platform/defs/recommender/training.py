@@ -5,23 +5,26 @@ training window; the model that serves is then refit on the whole window. A mode
 only when it beats the popularity baseline and is not clearly worse than the promoted one.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from music_platform.lib.model_registry import ModelCard, ModelRegistry
-from music_platform.lib.recommender import protocol
-from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.recommender.models.base import Recommender
-from music_platform.lib.recommender.models.popularity import Popularity
+
+if TYPE_CHECKING:  # numpy, scipy and polars load in the training step, not with the definitions
+    import polars as pl
+
+    from music_platform.lib.recommender.interactions import InteractionMatrix
+    from music_platform.lib.recommender.models.base import Recommender
 
 PRIMARY_METRIC = "ndcg@10"
 CATALOGUE_FILE = "catalogue.parquet"
 
-ModelFactory = Callable[[], Recommender]
+ModelFactory = Callable[[], "Recommender"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ def train_and_register(
     `tolerance` is the relative drop in the primary metric allowed against the promoted model
     (its window differs, so an exact comparison would refuse healthy retrains).
     """
+    from music_platform.lib.recommender import protocol
+    from music_platform.lib.recommender.models.popularity import Popularity
+
     shortfall = protocol.evaluation_shortfall(interactions)
     if shortfall is not None:
         return NotEvaluated(reason=shortfall, previous=registry.promoted())

@@ -8,6 +8,7 @@ record, like the live sources.
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
@@ -21,14 +22,10 @@ from music_platform.defs.partitions import (
 from music_platform.lib import schemas
 from music_platform.lib.metadata import table_metadata
 from music_platform.lib.raw_files import raw_path, read_raw, write_raw
-from music_platform.lib.synthetic import (
-    Catalogue,
-    SyntheticConfig,
-    generate_catalogue,
-    generate_listens,
-    generate_users,
-)
 from music_platform.settings import get_settings
+
+if TYPE_CHECKING:  # the generator's numpy and pyarrow load in the steps that generate
+    from music_platform.lib.synthetic import Catalogue, SyntheticConfig
 
 SOURCE = "synthetic"
 ARTISTS_KEY = dg.AssetKey(["raw", SOURCE, "artists"])
@@ -38,7 +35,9 @@ LISTENS_KEY = dg.AssetKey(["raw", SOURCE, "listens"])
 KINDS = {"python", "parquet"}
 
 
-def synthetic_config() -> SyntheticConfig:
+def synthetic_config() -> "SyntheticConfig":
+    from music_platform.lib.synthetic import SyntheticConfig
+
     sizes = get_settings().synthetic
     return SyntheticConfig(
         seed=sizes.seed,
@@ -105,6 +104,8 @@ def _key_check_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 def raw_synthetic_catalogue(
     context: dg.AssetExecutionContext,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    from music_platform.lib.synthetic import generate_catalogue
+
     config = synthetic_config()
     catalogue = generate_catalogue(config)
     request = {
@@ -140,6 +141,8 @@ def raw_synthetic_catalogue(
 def raw_synthetic_users(
     context: dg.AssetExecutionContext,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    from music_platform.lib.synthetic import generate_users
+
     config = synthetic_config()
     as_of = date.fromisoformat(get_settings().partitions_start)
     users = generate_users(config, as_of=as_of)
@@ -166,8 +169,10 @@ def _without_landing_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(pl.exclude("^_.*$"))
 
 
-def load_landed_world() -> tuple[Catalogue, pl.DataFrame]:
+def load_landed_world() -> "tuple[Catalogue, pl.DataFrame]":
     """The catalogue and users as landed, so daily listening draws from what staging has."""
+    from music_platform.lib.synthetic import Catalogue
+
     raw_dir = get_settings().raw_dir
     artists, tracks, users = (
         _without_landing_columns(read_raw(raw_path(raw_dir, SOURCE, contract.name)))
@@ -190,6 +195,8 @@ def load_landed_world() -> tuple[Catalogue, pl.DataFrame]:
 def raw_synthetic_listens(
     context: dg.AssetExecutionContext,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    from music_platform.lib.synthetic import generate_listens
+
     config = synthetic_config()
     catalogue, users = load_landed_world()
     raw_dir = get_settings().raw_dir

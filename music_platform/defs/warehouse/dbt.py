@@ -7,6 +7,7 @@ checks (source tests on the `landing/*` assets); error-severity tests are blocki
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -131,8 +132,32 @@ def ensure_manifest(project: DbtProject) -> Path:
     return manifest
 
 
+# `source('landing', 'tracks')` in a source test's `model` argument: the source it is declared on.
+DECLARED_SOURCE = re.compile(r"source\(\s*['\"](\w+)['\"]\s*,\s*['\"](\w+)['\"]\s*\)")
+
+
+def attach_source_tests(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Attach each source test that reads two sources (a relationship between landing tables) to
+    the source it is declared on, so it runs as that landing asset's check.
+
+    dbt records the attachment only for tests on models; without it dagster-dbt cannot tell
+    which asset such a test checks and logs its result as a stray observation with a warning.
+    """
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or node.get("attached_node"):
+            continue
+        declared = DECLARED_SOURCE.search(
+            (node.get("test_metadata") or {}).get("kwargs", {}).get("model", "")
+        )
+        if declared and len(node["depends_on"]["nodes"]) > 1:
+            source_id = f"source.{node['package_name']}.{declared[1]}.{declared[2]}"
+            if source_id in manifest["sources"]:
+                node["attached_node"] = source_id
+    return manifest
+
+
 PROJECT = dbt_project(get_settings().dbt_target)
-MANIFEST = ensure_manifest(PROJECT)
+MANIFEST = attach_source_tests(json.loads(ensure_manifest(PROJECT).read_bytes()))
 
 
 def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:

@@ -4,15 +4,18 @@ import shutil
 import sys
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
-from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
-from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
 from music_platform.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # duckdb, pyarrow and the Snowflake connector load in the steps that query
+    from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
+    from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -28,10 +31,14 @@ class WarehouseResource(dg.ConfigurableResource):
     backend: str
     duckdb_path: str = ""
 
-    def client(self) -> DuckDBWarehouse | SnowflakeWarehouse:
+    def client(self) -> "DuckDBWarehouse | SnowflakeWarehouse":
         if self.backend == "duckdb":
+            from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
+
             return DuckDBWarehouse(Path(self.duckdb_path))
         if self.backend == "snowflake":
+            from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
+
             return SnowflakeWarehouse(get_settings().snowflake)
         raise ValueError(f"unknown warehouse backend {self.backend!r}")
 

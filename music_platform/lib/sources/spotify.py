@@ -17,10 +17,6 @@ from typing import Any, Literal
 
 import polars as pl
 import requests
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.exceptions import SpotifyException
-from spotipy.oauth2 import SpotifyOauthError
 
 from music_platform.lib.sources.errors import (
     CredentialsRejectedError,
@@ -144,6 +140,8 @@ class _TokenRefreshedError(Exception):
 
 
 def _retry_after(error: BaseException) -> float | None:
+    from spotipy.exceptions import SpotifyException
+
     if isinstance(error, _TokenRefreshedError):
         return 0.0
     if not (isinstance(error, SpotifyException) and error.http_status == 429):
@@ -156,6 +154,9 @@ def _retry_after(error: BaseException) -> float | None:
 
 
 def _is_transient(error: BaseException) -> bool:
+    from spotipy.exceptions import SpotifyException
+    from spotipy.oauth2 import SpotifyOauthError
+
     if isinstance(error, _TokenRefreshedError):
         return True
     if isinstance(error, SpotifyException):
@@ -182,6 +183,10 @@ class SpotifyClient:
         limiter: TokenBucket | None = None,
         min_confidence: float = 0.75,
     ) -> None:
+        # spotipy loads when a step talks to Spotify, not with the code location.
+        import spotipy
+        from spotipy.cache_handler import MemoryCacheHandler
+
         self.settings = settings
         self.dump_dir = Path(dump_dir)
         self.retry = retry or RetryPolicy()
@@ -216,6 +221,9 @@ class SpotifyClient:
         self, endpoint: str, params: dict[str, Any], fn: Callable[[], Any], *, context: str
     ) -> tuple[dict[str, Any], dict[str, Any], str]:
         """Run one spotipy call under the retry policy; returns (result, request, fetched_at)."""
+        from spotipy.exceptions import SpotifyException
+        from spotipy.oauth2 import SpotifyOauthError
+
         request = request_descriptor(endpoint, params)
         refreshed = False
 
