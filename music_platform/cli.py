@@ -162,6 +162,7 @@ def run(
             step_assets=runner.step_assets(defs),
             blocking_checks=runner.blocking_checks(defs),
         )
+        out_of_space_error = None
         try:
             with Live(view, console=view.console, transient=True, refresh_per_second=8):
                 result = runner.run_graph(
@@ -173,13 +174,15 @@ def run(
                 )
         except Exception as error:
             # A full disk also breaks Dagster's own storage under the home, which ends the
-            # run with a database traceback: say which folder filled up instead.
+            # run with a database traceback: say which folder filled up instead (once the
+            # terminal is ours again, not the log's, which sits on that disk too).
             from music_platform.lib.disk_space import out_of_space
 
-            explanation = out_of_space(error, settings.home_dir)
-            if explanation is None:
+            out_of_space_error = out_of_space(error, settings.home_dir)
+            if out_of_space_error is None:
                 raise
-            raise fail(explanation) from None
+    if out_of_space_error is not None:
+        raise fail(out_of_space_error)
     summary_json = result.as_json()
     Console().print(_render_summary(summary_json))
     if summary:

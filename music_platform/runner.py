@@ -12,10 +12,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
@@ -201,12 +201,23 @@ def captured_output(log_path: Path, *, echo: bool = False) -> Iterator[TextIO]:
     os.close(write_end)
 
     def pump() -> None:
-        with log_path.open("ab") as log:
-            while chunk := os.read(read_end, 65536):
-                log.write(chunk)
-                log.flush()
-                if echo:
-                    os.write(saved[2], chunk)
+        # Keeps draining the pipe even once the log cannot be written (a full disk), so the
+        # run never blocks on its own output.
+        log: BinaryIO | None = log_path.open("ab")
+        while chunk := os.read(read_end, 65536):
+            if log is not None:
+                try:
+                    log.write(chunk)
+                    log.flush()
+                except OSError:
+                    with suppress(OSError):
+                        log.close()
+                    log = None
+            if echo:
+                os.write(saved[2], chunk)
+        if log is not None:
+            with suppress(OSError):
+                log.close()
 
     pumping = threading.Thread(target=pump, name="music-platform-log", daemon=True)
     pumping.start()
