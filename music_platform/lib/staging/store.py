@@ -256,6 +256,11 @@ class StagingStore(ABC):
         )
 
     @abstractmethod
+    def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
+        """Make `rejects` (REJECTS_COLUMNS) the whole rejects record of a table and partition,
+        in one transaction: the rows a source refused before staging (a screened file)."""
+
+    @abstractmethod
     def _write(self, prepared: PreparedLoad) -> LoadResult:
         """Make the prepared rows the partition's whole content (the table's, when
         `prepared.partition_key` is None), with its rejects and batch record, in one
