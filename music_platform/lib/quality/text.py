@@ -24,6 +24,7 @@ MOJIBAKE_PATTERN = (
     f"|\u00e2[\u0080-\u00bf\u20ac][{_CONTINUATION}{_CP1252_CONTINUATION}]"
 )
 CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL_BUT_NUL = "[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 _PREVIEW = 80
 
@@ -38,11 +39,14 @@ def _quoted(column: str) -> pl.Expr:
     return pl.concat_str(pl.lit("'"), pl.col(column).str.slice(0, _PREVIEW), pl.lit("'"))
 
 
-def text_defects(column: str, *, source_column: str | None = None) -> list[TextDefect]:
+def text_defects(
+    column: str, *, source_column: str | None = None, nul: bool = True
+) -> list[TextDefect]:
     """The encoding rules for one text column; `source_column` names it in reasons when the
-    expression reads a renamed copy."""
+    expression reads a renamed copy; `nul=False` leaves NUL to a rule of the caller's."""
     named = source_column or column
     value = pl.col(column)
+    control = CONTROL_PATTERN if nul else _CONTROL_BUT_NUL
     return [
         TextDefect(
             "invalid UTF-8",
@@ -58,7 +62,7 @@ def text_defects(column: str, *, source_column: str | None = None) -> list[TextD
         ),
         TextDefect(
             "control character",
-            value.str.contains(CONTROL_PATTERN),
+            value.str.contains(control),
             pl.concat_str(
                 pl.lit(f"{named}: control character in "),
                 pl.col(column).str.replace_all(CONTROL_PATTERN, "?").str.slice(0, _PREVIEW),

@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Timestamps arrive as ISO 8601 text; with an offset (or Z) they are converted to UTC, without
-# one they are taken as UTC already (the raw layer stores UTC). Most common first.
+# Timestamps arrive as ISO 8601 text; with an offset (or Z) they are converted to UTC. Without
+# one they parse as UTC here, and validation rejects them (no zone, no known instant).
 _TIMESTAMP_FORMATS = tuple(
     f"%Y-%m-%d{separator}{time}{offset}"
     for time in ("%H:%M:%S%.f", "%H:%M")

@@ -130,6 +130,7 @@ def prepare_load(
     source: str,
     batch_id: str,
     known_keys: Mapping[str, pl.Series] | None,
+    track_durations: pl.DataFrame | None = None,
 ) -> PreparedLoad:
     """Validate the frame and add the load metadata columns every staged row carries."""
     clock_start = time.perf_counter()
@@ -141,7 +142,13 @@ def prepare_load(
     if partition_key is not None and contract.partition_column is None:
         raise ValueError(f"{contract.name} is not partitioned: use replace_table")
     started_at = dt.datetime.now(dt.UTC)
-    validation = validate(contract, frame, partition_key=partition_key, known_keys=known_keys)
+    validation = validate(
+        contract,
+        frame,
+        partition_key=partition_key,
+        known_keys=known_keys,
+        track_durations=track_durations,
+    )
     rows = validation.valid.with_columns(
         pl.lit(source, LOAD_METADATA["source"]).alias("source"),
         pl.lit(batch_id, LOAD_METADATA["batch_id"]).alias("batch_id"),
@@ -254,6 +261,10 @@ class StagingStore(ABC):
                 known_keys=known_keys,
             )
         )
+
+    def write(self, prepared: PreparedLoad) -> LoadResult:
+        """Make a load prepared (and inspected) beforehand the partition's whole content."""
+        return self._write(prepared)
 
     @abstractmethod
     def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
