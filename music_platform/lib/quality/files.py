@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 
-from music_platform.lib.quality.text import text_defects
+from music_platform.lib.quality.text import ANY_DEFECT_PATTERN, text_defects
 from music_platform.lib.sources.errors import WrongColumnsError
-from music_platform.lib.staging.casting import cast_series, type_label
+from music_platform.lib.staging.casting import cast_series, type_label, value_text
 
 _EXTRA = "__extra_fields"
 _LINE = "__line"
-_PREVIEW = 80
 FUTURE_SKEW = dt.timedelta(minutes=5)
 """Clock skew tolerated before a timestamp counts as in the future."""
 
@@ -121,7 +121,8 @@ def _header(path: Path, data: bytes, file_format: FileFormat) -> tuple[list[str]
     expected = list(file_format.columns)
     if not file_format.has_header:
         return expected, []
-    header = _split(data.split(b"\n", 1)[0], file_format)
+    end = data.find(b"\n")
+    header = _split(data if end < 0 else data[:end], file_format)
     known = [name for name in header if name not in file_format.ignored_columns]
     missing = [name for name in expected if name not in known]
     unknown = [name for name in known if name not in file_format.columns]
@@ -146,28 +147,48 @@ def _truncated_last_row(data: bytes, fields: int, file_format: FileFormat) -> bo
     return len(_split(body.rsplit(b"\n", 1)[-1], file_format)) < fields
 
 
-def screen_file(
-    path: Path, file_format: FileFormat, *, now: dt.datetime | None = None
-) -> ScreenedFile:
-    """Read and screen `path` (plain or .gz) against `file_format`."""
-    path = Path(path)
-    data = read_bytes(path)
-    header, drift = _header(path, data, file_format)
-    names = _names(header)
-    raw = pl.read_csv(
+def _read(
+    data: bytes, file_format: FileFormat, schema: dict[str, pl.DataType], *, lossy: bool
+) -> pl.DataFrame:
+    return pl.read_csv(
         data,
         has_header=False,
         skip_rows=1 if file_format.has_header else 0,
         separator=file_format.separator,
         quote_char=file_format.quote_char,
-        schema=dict.fromkeys([*names, _EXTRA], pl.String()),
+        schema={**schema, _EXTRA: pl.String()},
         missing_columns="insert",
         truncate_ragged_lines=True,  # the extra column catches what would be cut off
-        encoding="utf8-lossy",
+        encoding="utf8-lossy" if lossy else "utf8",
         row_index_name=_LINE,
         row_index_offset=2 if file_format.has_header else 1,
         raise_if_empty=False,
     )
+
+
+def screen_file(
+    path: Path, file_format: FileFormat, *, now: dt.datetime | None = None
+) -> ScreenedFile:
+    """Read and screen `path` (plain or .gz) against `file_format`.
+
+    The clean file is the common case: numbers are parsed by the reader itself, as a bare load
+    would, and only a file where that fails (a bad number, invalid UTF-8) is read again as text
+    so that each bad value costs its row alone.
+    """
+    path = Path(path)
+    data = read_bytes(path)
+    header, drift = _header(path, data, file_format)
+    names = _names(header)
+    numeric = {
+        name: dtype
+        for name, dtype in file_format.columns.items()
+        if dtype.is_numeric() and name in header
+    }
+    text = dict.fromkeys(names, pl.String())
+    try:
+        raw = _read(data, file_format, {**text, **numeric}, lossy=False)
+    except pl.exceptions.PolarsError:
+        raw = _read(data, file_format, text, lossy=True)
     truncated = _truncated_last_row(data, len(header), file_format)
     return screen_frame(
         raw.rename(dict(zip(names, header, strict=True)), strict=False),
@@ -186,19 +207,22 @@ def screen_frame(
     drift: list[dict[str, str]] | None = None,
     now: dt.datetime | None = None,
 ) -> ScreenedFile:
-    """Screen rows already split into text columns (`__line` and `__extra_fields` optional)."""
+    """Screen rows already split into columns, as text or already typed (`__line` and
+    `__extra_fields` optional)."""
     if _LINE not in raw.columns:
         raw = raw.with_row_index(_LINE, offset=1)
     if _EXTRA not in raw.columns:
         raw = raw.with_columns(pl.lit(None, pl.String).alias(_EXTRA))
     present = [name for name in file_format.columns if name in raw.columns]
-    typed = {
-        name: cast_series(raw[name], dtype).alias(_typed(name))
+    typed = [
+        cast_series(raw[name], dtype).alias(_typed(name))
         for name, dtype in file_format.columns.items()
-        if name in present
-    }
-    work = raw.hstack(list(typed.values()))
-    rules = _rules(work, file_format, present, truncated_last, now or dt.datetime.now(dt.UTC))
+        if name in present and raw.schema[name] != dtype
+    ]
+    work = raw.hstack(typed)
+    rules = _rules(
+        work, raw.schema, file_format, present, truncated_last, now or dt.datetime.now(dt.UTC)
+    )
 
     masks = [f"__fails_{i}" for i in range(len(rules))]
     work = work.with_columns(
@@ -208,25 +232,30 @@ def screen_frame(
     reasons = {label: n for label, n in counts.row(0, named=True).items() if n} if rules else {}
     rejected = pl.any_horizontal(masks) if masks else pl.lit(False)
 
-    valid = work.filter(~rejected)
+    valid = work.filter(~rejected) if reasons else work
+    record_columns = [name for name in raw.columns if name not in (_LINE, _EXTRA)]
     before = valid.height
-    valid = valid.unique(
-        [name for name in raw.columns if name != _LINE], keep="first", maintain_order=True
-    )
+    # Distinct row hashes prove there is no exact copy, the usual case, far cheaper than unique.
+    hashes = valid.select(record_columns).hash_rows()
+    if hashes.n_unique() != before:
+        valid = valid.unique(record_columns, keep="first", maintain_order=True)
     deduplicated = before - valid.height
     rows = valid.select(
         [
-            pl.col(_typed(name)).alias(name) if name in present else pl.lit(None, dtype).alias(name)
+            (pl.col(_typed(name)) if _typed(name) in work.columns else pl.col(name)).alias(name)
+            if name in present
+            else pl.lit(None, dtype).alias(name)
             for name, dtype in file_format.columns.items()
         ]
     )
-    record_columns = [name for name in raw.columns if name not in (_LINE, _EXTRA)]
+    key_columns = [k for k in file_format.key if k in raw.columns]
     rejects = work.filter(rejected).select(
         pl.col(_LINE).cast(pl.Int64).alias("line"),
         pl.concat_str(
-            [pl.col(k).fill_null("") for k in file_format.key if k in raw.columns], separator="|"
+            [value_text(pl.col(k), raw.schema[k]).fill_null("") for k in key_columns],
+            separator="|",
         ).alias("record_key")
-        if any(k in raw.columns for k in file_format.key)
+        if key_columns
         else pl.lit("").alias("record_key"),
         pl.concat_str(
             [pl.when(m).then(r.message) for r, m in zip(rules, masks, strict=True)],
@@ -248,33 +277,53 @@ def _typed(name: str) -> str:
     return f"__typed__{name}"
 
 
-def _preview(column: str) -> pl.Expr:
-    return pl.col(column).str.slice(0, _PREVIEW)
+def _preview(column: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
+    return value_text(pl.col(column), schema[column])
+
+
+def _may_be_damaged(column: pl.Series) -> bool:
+    """Whether a text column needs the encoding rules: not when every byte is printable ASCII
+    (a byte scan), nor when one combined regex finds nothing."""
+    data = column.to_arrow().buffers()[2]
+    if data is None or data.size == 0:
+        return False
+    values = np.frombuffer(data, dtype=np.uint8)
+    if values.min() >= 0x20 and values.max() < 0x7F:
+        return False
+    return bool(column.str.contains(ANY_DEFECT_PATTERN).any())
 
 
 def _rules(
     work: pl.DataFrame,
+    raw_schema: Mapping[str, pl.DataType],
     file_format: FileFormat,
     present: list[str],
     truncated_last: bool,
     now: dt.datetime,
 ) -> list[_Rule]:
-    rules = [
-        _Rule(
-            "unquoted delimiter",
-            pl.col(_EXTRA).is_not_null(),
-            pl.concat_str(
-                pl.lit("line "),
-                pl.col(_LINE).cast(pl.String),
-                pl.lit(
-                    f": more fields than the {len(file_format.columns)}-column header (an "
-                    f"unquoted {file_format.separator!r} in a value?), extra value '"
+    schema = work.schema
+
+    def typed(name: str) -> pl.Expr:
+        return pl.col(_typed(name)) if _typed(name) in schema else pl.col(name)
+
+    rules = []
+    if work[_EXTRA].null_count() < work.height:
+        rules.append(
+            _Rule(
+                "unquoted delimiter",
+                pl.col(_EXTRA).is_not_null(),
+                pl.concat_str(
+                    pl.lit("line "),
+                    pl.col(_LINE).cast(pl.String),
+                    pl.lit(
+                        f": more fields than the {len(file_format.columns)}-column header (an "
+                        f"unquoted {file_format.separator!r} in a value?), extra value '"
+                    ),
+                    _preview(_EXTRA, schema),
+                    pl.lit("'"),
                 ),
-                _preview(_EXTRA),
-                pl.lit("'"),
-            ),
+            )
         )
-    ]
     if truncated_last and work.height:
         last = work[_LINE].max()
         rules.append(
@@ -287,38 +336,43 @@ def _rules(
     for name, dtype in file_format.columns.items():
         if name not in present:
             continue
-        text, typed = pl.col(name), pl.col(_typed(name))
-        for defect in text_defects(name):
-            rules.append(_Rule(f"{name}: {defect.label}", defect.fails, defect.message))
-        if dtype != pl.String():
+        source = raw_schema[name]
+        if source == pl.String() and _may_be_damaged(work[name]):
+            for defect in text_defects(name):
+                rules.append(_Rule(f"{name}: {defect.label}", defect.fails, defect.message))
+        if source == pl.String() and dtype != pl.String():
             kind = "a real instant" if isinstance(dtype, pl.Datetime) else type_label(dtype)
+            text = pl.col(name)
             rules.append(
                 _Rule(
                     f"{name}: not {type_label(dtype)}",
-                    text.is_not_null() & (text.str.strip_chars() != "") & typed.is_null(),
-                    pl.concat_str(pl.lit(f"{name}: '"), _preview(name), pl.lit(f"' is not {kind}")),
+                    text.is_not_null() & (text.str.strip_chars() != "") & typed(name).is_null(),
+                    pl.concat_str(
+                        pl.lit(f"{name}: '"), _preview(name, schema), pl.lit(f"' is not {kind}")
+                    ),
                 )
             )
     for name in dict.fromkeys([*file_format.key, *file_format.required]):
         if name in present:
-            missing = pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
+            missing = pl.col(name).is_null()
+            if raw_schema[name] == pl.String():
+                missing = missing | (pl.col(name).str.strip_chars() == "")
             rules.append(_Rule(f"{name}: null", missing, pl.lit(f"{name} is null")))
     for name, (low, high) in file_format.ranges.items():
         if name not in present:
             continue
-        typed = pl.col(_typed(name))
         outside = pl.lit(False)
         if low is not None:
-            outside = outside | (typed < low)
+            outside = outside | (typed(name) < low)
         if high is not None:
-            outside = outside | (typed > high)
+            outside = outside | (typed(name) > high)
         rules.append(
             _Rule(
                 f"{name}: out of range",
                 outside,
                 pl.concat_str(
                     pl.lit(f"{name} "),
-                    _preview(name),
+                    _preview(name, schema),
                     pl.lit(f" is outside [{_bound(low)}, {_bound(high)}]"),
                 ),
             )
@@ -330,10 +384,10 @@ def _rules(
         rules.append(
             _Rule(
                 f"{name}: no time zone",
-                pl.col(_typed(name)).is_not_null() & ~zoned,
+                typed(name).is_not_null() & ~zoned,
                 pl.concat_str(
                     pl.lit(f"{name}: '"),
-                    _preview(name),
+                    _preview(name, schema),
                     pl.lit("' has no time zone (add Z or an offset)"),
                 ),
             )
@@ -341,10 +395,10 @@ def _rules(
         rules.append(
             _Rule(
                 f"{name}: in the future",
-                pl.col(_typed(name)) > now + FUTURE_SKEW,
+                typed(name) > now + FUTURE_SKEW,
                 pl.concat_str(
                     pl.lit(f"{name}: '"),
-                    _preview(name),
+                    _preview(name, schema),
                     pl.lit(f"' is in the future (now {now:%Y-%m-%dT%H:%M}Z)"),
                 ),
             )

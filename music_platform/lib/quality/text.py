@@ -26,6 +26,9 @@ MOJIBAKE_PATTERN = (
 CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _CONTROL_BUT_NUL = "[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
+ANY_DEFECT_PATTERN = f"{REPLACEMENT_CHARACTER}|{CONTROL_PATTERN}|{MOJIBAKE_PATTERN}"
+"""One pass that finds whether a column needs the three rules at all."""
+
 _PREVIEW = 80
 
 
