@@ -28,12 +28,14 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
+from music_platform.lib.quality.ranges import bound_text
 from music_platform.lib.quality.text import ANY_DEFECT_PATTERN, text_defects
 from music_platform.lib.sources.errors import WrongColumnsError
 from music_platform.lib.staging.casting import cast_series, type_label, value_text
 
 _EXTRA = "__extra_fields"
 _LINE = "__line"
+_STRUCTURAL_RULES = ("unquoted delimiter", "partial last row")
 FUTURE_SKEW = dt.timedelta(minutes=5)
 """Clock skew tolerated before a timestamp counts as in the future."""
 
@@ -52,9 +54,10 @@ class ColumnsMismatchError(WrongColumnsError):
     ):
         self.unknown = unknown
         super().__init__(path, missing, expected, found)
+        unknown_text = f"; unknown {', '.join(unknown)}" if unknown else ""
         self.args = (
-            f"{self.args[0]}; unknown {', '.join(unknown) or 'none'}. Rename the columns in the "
-            "file (no mapping is guessed) and load it again; the previous load stays until then",
+            f"{self.args[0]}{unknown_text}. Give the file the expected columns (no mapping is "
+            "guessed) and load it again; the previous landing stays until then",
         )
 
 
@@ -257,11 +260,7 @@ def screen_frame(
         ).alias("record_key")
         if key_columns
         else pl.lit("").alias("record_key"),
-        pl.concat_str(
-            [pl.when(m).then(r.message) for r, m in zip(rules, masks, strict=True)],
-            separator="; ",
-            ignore_nulls=True,
-        ).alias("reason"),
+        _reason(rules, masks).alias("reason"),
         pl.struct([*record_columns, _LINE]).struct.json_encode().alias("record"),
     )
     return ScreenedFile(
@@ -271,6 +270,20 @@ def screen_frame(
         deduplicated=deduplicated,
         drift=list(drift or []),
     )
+
+
+def _reason(rules: list[_Rule], masks: list[str]) -> pl.Expr:
+    """Every failed rule's message; a row that cannot be split says only that, since its
+    values sit under the wrong columns and each would fail for no reason of its own."""
+    every = pl.concat_str(
+        [pl.when(m).then(r.message) for r, m in zip(rules, masks, strict=True)],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    structural = [(r, m) for r, m in zip(rules, masks, strict=True) if r.label in _STRUCTURAL_RULES]
+    for rule, mask in structural:
+        every = pl.when(mask).then(rule.message).otherwise(every)
+    return every
 
 
 def _typed(name: str) -> str:
@@ -373,7 +386,7 @@ def _rules(
                 pl.concat_str(
                     pl.lit(f"{name} "),
                     _preview(name, schema),
-                    pl.lit(f" is outside [{_bound(low)}, {_bound(high)}]"),
+                    pl.lit(f" is outside [{bound_text(low)}, {bound_text(high)}]"),
                 ),
             )
         )
@@ -404,10 +417,6 @@ def _rules(
             )
         )
     return rules
-
-
-def _bound(value: float | None) -> str:
-    return "unbounded" if value is None else f"{value:g}"
 
 
 def merge_screens(screens: Sequence[ScreenedFile]) -> ScreenedFile | None:

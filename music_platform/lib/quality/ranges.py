@@ -27,3 +27,10 @@ TRACK_RANGES: dict[str, Range] = {
     # Documented 3..7; the Kaggle dataset uses 0 and 1 for "unknown".
     "time_signature": (0, 7),
 }
+
+
+def bound_text(value: float | None) -> str:
+    """A range bound as a reject reason shows it: 21600000, not 2.16e+07."""
+    if value is None or value in (float("inf"), float("-inf")):
+        return "unbounded"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

@@ -228,6 +228,7 @@ class StagingStore(ABC):
         source: str,
         batch_id: str,
         known_keys: Mapping[str, pl.Series] | None = None,
+        track_durations: pl.DataFrame | None = None,
     ) -> LoadResult:
         """Validate `frame` and make it the partition's whole content, in one transaction."""
         return self._write(
@@ -238,6 +239,7 @@ class StagingStore(ABC):
                 source=source,
                 batch_id=batch_id,
                 known_keys=known_keys,
+                track_durations=track_durations,
             )
         )
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from music_platform.lib.quality.ranges import TRACK_RANGES
+from music_platform.lib.quality.ranges import TRACK_RANGES, bound_text
 from music_platform.lib.quality.text import text_defects
 from music_platform.lib.schemas import ARTISTS, LISTENS, LOAD_METADATA, TRACKS, TableContract
 from music_platform.lib.staging.casting import cast_series, type_label, value_text
@@ -316,7 +316,9 @@ def _range_rules(contract: TableContract) -> list[_Rule]:
     for name, (low, high) in _RANGES.get(contract.name, {}).items():
         value = pl.col(_typed(name))
         message = pl.concat_str(
-            pl.lit(f"{name} "), value.cast(pl.String), pl.lit(f" is outside [{low:g}, {high:g}]")
+            pl.lit(f"{name} "),
+            value.cast(pl.String),
+            pl.lit(f" is outside [{bound_text(low)}, {bound_text(high)}]"),
         )
         rules.append(_Rule(f"{name}: out of range", (value < low) | (value > high), message))
     return rules
