@@ -26,8 +26,15 @@ MOJIBAKE_PATTERN = (
 CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _CONTROL_BUT_NUL = "[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
-ANY_DEFECT_PATTERN = f"{REPLACEMENT_CHARACTER}|{CONTROL_PATTERN}|{MOJIBAKE_PATTERN}"
-"""One pass that finds whether a column needs the three rules at all."""
+SUSPECT_CHARACTERS = [
+    REPLACEMENT_CHARACTER,
+    "\u00c2",
+    "\u00c3",
+    "\u00e2",  # the Latin-1 letters every mojibake pair starts with
+    *(chr(code) for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)),
+]
+"""Characters without which no rule can fire: one multi-pattern pass (Aho-Corasick) over a
+column finds whether it needs the rules at all."""
 
 _PREVIEW = 80
 
