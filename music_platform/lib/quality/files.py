@@ -185,22 +185,23 @@ def screen_file(
 ) -> ScreenedFile:
     """Read and screen `path` (plain or .gz) against `file_format`.
 
-    The clean file is the common case: numbers are parsed by the reader itself, as a bare load
-    would, and only a file where that fails (a bad number, invalid UTF-8) is read again as text
-    so that each bad value costs its row alone.
+    The clean file is the common case: numbers and booleans (true/false in any case) are parsed
+    by the reader itself, as a bare load would, and only a file where that fails (a bad number,
+    a yes/no boolean, invalid UTF-8) is read again as text so that each bad value costs its row
+    alone.
     """
     path = Path(path)
     data, head, tail = _contents(path)
     header, drift = _header(path, head, file_format)
     names = _names(header)
-    numeric = {
+    parsed = {
         name: dtype
         for name, dtype in file_format.columns.items()
-        if dtype.is_numeric() and name in header
+        if (dtype.is_numeric() or dtype == pl.Boolean()) and name in header
     }
     text = dict.fromkeys(names, pl.String())
     try:
-        raw = _read(data, file_format, {**text, **numeric}, lossy=False)
+        raw = _read(data, file_format, {**text, **parsed}, lossy=False)
     except pl.exceptions.PolarsError:
         raw = _read(data, file_format, text, lossy=True)
     truncated = _truncated_last_row(tail, len(header), file_format)
@@ -238,12 +239,16 @@ def screen_frame(
         work, raw.schema, file_format, present, truncated_last, now or dt.datetime.now(dt.UTC)
     )
 
-    masks = [f"__fails_{i}" for i in range(len(rules))]
-    work = work.with_columns(
-        r.fails.fill_null(False).alias(m) for r, m in zip(rules, masks, strict=True)
-    )
-    counts = work.select(pl.col(m).sum().alias(r.label) for r, m in zip(rules, masks, strict=True))
+    # Counting first writes no column; masks are then built for the rules that failed somewhere
+    # alone, so a clean file costs one pass over its rules.
+    counts = work.select(r.fails.fill_null(False).sum().alias(r.label) for r in rules)
     reasons = {label: n for label, n in counts.row(0, named=True).items() if n} if rules else {}
+    failing = [r for r in rules if r.label in reasons]
+    masks = [f"__fails_{i}" for i in range(len(failing))]
+    if failing:
+        work = work.with_columns(
+            r.fails.fill_null(False).alias(m) for r, m in zip(failing, masks, strict=True)
+        )
     rejected = pl.any_horizontal(masks) if masks else pl.lit(False)
 
     valid = work.filter(~rejected) if reasons else work
@@ -271,7 +276,7 @@ def screen_frame(
         ).alias("record_key")
         if key_columns
         else pl.lit("").alias("record_key"),
-        _reason(rules, masks).alias("reason"),
+        _reason(failing, masks).alias("reason"),
         pl.struct([*record_columns, _LINE]).struct.json_encode().alias("record"),
     )
     return ScreenedFile(
@@ -286,6 +291,8 @@ def screen_frame(
 def _reason(rules: list[_Rule], masks: list[str]) -> pl.Expr:
     """Every failed rule's message; a row that cannot be split says only that, since its
     values sit under the wrong columns and each would fail for no reason of its own."""
+    if not rules:  # no rule failed: no reject row to explain
+        return pl.lit(None, pl.String)
     every = pl.concat_str(
         [pl.when(m).then(r.message) for r, m in zip(rules, masks, strict=True)],
         separator="; ",
