@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from music_platform.lib.quality.ranges import bound_text
-from music_platform.lib.quality.text import SUSPECT_CHARACTERS, text_defects
+from music_platform.lib.quality.text import SUSPECT_CHARACTERS, TextDefect, text_defects
 from music_platform.lib.sources.errors import WrongColumnsError
 from music_platform.lib.staging.casting import cast_series, type_label, value_text
 
@@ -312,17 +312,22 @@ def _preview(column: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
     return value_text(pl.col(column), schema[column])
 
 
-def _may_be_damaged(column: pl.Series) -> bool:
-    """Whether a text column needs the encoding rules: not when every byte is printable ASCII
-    (a byte scan, the cheapest test), nor when it holds no character a rule starts from (one
-    multi-pattern pass, cheaper than the three regexes on non-ASCII text)."""
+def _encoding_defects(column: pl.Series) -> list[TextDefect]:
+    """The encoding rules that fail somewhere in a text column, judged on the rows that hold a
+    character one of them starts from (one multi-pattern pass), so that clean non-ASCII text
+    never pays for the regexes; none at all when every byte is printable ASCII (a byte scan)."""
     data = column.to_arrow().buffers()[2]
     if data is None or data.size == 0:
-        return False
+        return []
     values = np.frombuffer(data, dtype=np.uint8)
     if values.min() >= 0x20 and values.max() < 0x7F:
-        return False
-    return bool(column.str.contains_any(SUSPECT_CHARACTERS).any())
+        return []
+    suspects = column.filter(column.str.contains_any(SUSPECT_CHARACTERS)).to_frame()
+    if suspects.is_empty():
+        return []
+    defects = text_defects(column.name)
+    fired = suspects.select(d.fails.any().alias(str(i)) for i, d in enumerate(defects)).row(0)
+    return [defect for defect, hit in zip(defects, fired, strict=True) if hit]
 
 
 def _rules(
@@ -369,8 +374,8 @@ def _rules(
         if name not in present:
             continue
         source = raw_schema[name]
-        if source == pl.String() and _may_be_damaged(work[name]):
-            for defect in text_defects(name):
+        if source == pl.String():
+            for defect in _encoding_defects(work[name]):
                 rules.append(_Rule(f"{name}: {defect.label}", defect.fails, defect.message))
         if source == pl.String() and dtype != pl.String():
             kind = "a real instant" if isinstance(dtype, pl.Datetime) else type_label(dtype)
