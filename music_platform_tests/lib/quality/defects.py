@@ -207,6 +207,21 @@ def _first_rows(count: int) -> Callable[[Rows], Rows]:
     return lambda rows: rows[: count + 1]
 
 
+def _repeated(times: int) -> Callable[[Rows], Rows]:
+    """Every data row `times` times, each copy under its own track id (no exact copies)."""
+
+    def edit(rows: Rows) -> Rows:
+        key = rows[0].index("track_id")
+        copies = [
+            [*row[:key], f"{row[key]}-{n}", *row[key + 1 :]]
+            for n in range(times)
+            for row in rows[1:]
+        ]
+        return [rows[0], *copies]
+
+    return edit
+
+
 def _scale(column: str, factor: float) -> Callable[[int, str], str]:
     return lambda _, value: str(int(float(value) * factor))
 
@@ -233,7 +248,14 @@ DEFECTS: tuple[Defect, ...] = (
         _columns(lambda h: [{"track_id": "id", "tempo": "bpm"}.get(c, c) for c in h]),
     ),
     Defect("empty feed", KAGGLE, "block", _csv(_blank_header)),
+    Defect(
+        "reject rate above the threshold",
+        KAGGLE,
+        "block",
+        _csv(_each_row("popularity", lambda n, value: "high" if n % 10 == 0 else value)),
+    ),
     Defect("volume drop", KAGGLE, "block", _csv(_first_rows(100))),
+    Defect("volume spike", KAGGLE, "block", _csv(_repeated(6))),
     Defect(
         "conflicting facts for a track id",
         KAGGLE,
