@@ -114,8 +114,9 @@ def test_corrupted_partition_fails_its_blocking_check_and_stops_downstream(
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     assert dg.AssetKey(["landing", "listens"]) not in materialized
     assert dg.AssetKey(["fct_listens"]) not in materialized
-    # The warehouse still holds the day as it was before the bad data arrived.
+    # Staging and the warehouse still hold the day as it was before the bad data arrived.
     after = _counts(platform["home"], day)
+    assert after["staging"] == before["staging"]
     assert after["landing"] == before["landing"]
     assert after["facts"] == before["facts"]
 

@@ -2,8 +2,10 @@
 listening, and TidyTuesday's spotify_songs (TIDYTUESDAY_SONGS_CSV) for the catalogue.
 
 Each lands as the file's rows parsed by `lib.sources.files`, with the file's path and sha256 in
-`_request`. A file with the wrong columns fails its asset with `WrongColumnsError`, naming the
-file, the missing columns and the expected ones; nothing lands and the previous landing stays.
+`_request`. Rows are screened first (`lib.quality.files`, checks in `quality.py`): refused rows go
+to the staging rejects table with their reason, exact copies are dropped and counted. A file
+missing a required column, rejecting too many rows, or empty blocks: its columns check names the
+missing and the unknown columns, nothing lands and the previous landing stays.
 """
 
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
+from music_platform.defs.sources import quality
 from music_platform.defs.sources.landing import (
     KINDS,
     landed_metadata,
@@ -25,8 +28,15 @@ from music_platform.defs.sources.landing import (
     write_all,
 )
 from music_platform.defs.sources.listens import LASTFM_1K_KEY, LASTFM_1K_SOURCE
+from music_platform.defs.staging.resources import StagingResource
+from music_platform.lib.quality.files import ColumnsMismatchError, quality_table_name
 from music_platform.lib.raw_files import raw_path, write_raw
-from music_platform.lib.sources.files import load_lastfm_1k_scrobbles, load_tidytuesday_songs
+from music_platform.lib.sources.files import (
+    SCROBBLES_FORMAT,
+    SONGS_FORMAT,
+    screen_lastfm_1k_scrobbles,
+    screen_tidytuesday_songs,
+)
 from music_platform.lib.sources.kaggle import sha256_of
 from music_platform.settings import get_settings
 
@@ -34,17 +44,18 @@ TIDYTUESDAY_SOURCE = "tidytuesday"
 TIDYTUESDAY_KEY = dg.AssetKey(["raw", TIDYTUESDAY_SOURCE, "songs"])
 
 
-def _null_check(
-    key: dg.AssetKey, frame: pl.DataFrame, columns: tuple[str, ...], name: str
-) -> dg.AssetCheckResult:
-    incomplete = frame.filter(pl.any_horizontal(pl.col(c).is_null() for c in columns)).height
-    return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=name,
-        passed=incomplete == 0,
-        metadata={"rows": frame.height, "incomplete": incomplete},
-        description=f"{incomplete} of {frame.height} rows lack one of {', '.join(columns)}",
-    )
+SONGS_PROFILE = quality.CatalogueProfile(
+    key="track_id",
+    facts=("track_name", "duration_ms"),
+    category="genres",
+    numeric=("track_popularity", "duration_ms", "danceability", "energy", "loudness", "tempo"),
+)
+
+
+def _blocked_by_columns(key: dg.AssetKey, error: Exception, *, catalogue: bool) -> Iterator:
+    screening = quality.wrong_columns(key, error, catalogue=catalogue)
+    yield dg.MaterializeResult(metadata=quality.screening_metadata(None, screening))
+    yield from screening.checks
 
 
 @dg.asset(
@@ -58,23 +69,20 @@ def _null_check(
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
     freshness_policy=DAILY_FRESHNESS,
-    check_specs=[
-        dg.AssetCheckSpec(
-            "scrobbles_complete",
-            asset=LASTFM_1K_KEY,
-            blocking=True,
-            description="Every scrobble has a user, a time, an artist and a title.",
-        )
-    ],
+    check_specs=quality.check_specs(LASTFM_1K_KEY, catalogue=False),
 )
 def raw_lastfm_1k_scrobbles(
-    context: dg.AssetExecutionContext,
+    context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     settings = get_settings()
     path = settings.sources.lastfm_scrobbles_file
     if path is None:
         raise dg.Failure("LASTFM_SCROBBLES_FILE is not set: no scrobbles file to land")
-    rows = load_lastfm_1k_scrobbles(path)
+    try:
+        rows, screened = screen_lastfm_1k_scrobbles(path)
+    except ColumnsMismatchError as error:
+        yield from _blocked_by_columns(LASTFM_1K_KEY, error, catalogue=False)
+        return
     request = {"method": "file", "path": str(path), "sha256": sha256_of(path)}
     days = context.partition_keys
     frames = {
@@ -85,18 +93,31 @@ def raw_lastfm_1k_scrobbles(
         )
         for day in days
     }
-    write_all(settings.raw_dir, LASTFM_1K_SOURCE, frames)
     landed = pl.concat(frames.values())
-    context.log.info(f"landed {landed.height} scrobbles from {path}")
-    yield dg.MaterializeResult(
-        metadata=landed_metadata(landed, days, source=f"file: {path}", file_rows=rows.height)
-    )
-    yield _null_check(
+    before = [raw_path(settings.raw_dir, LASTFM_1K_SOURCE, "scrobbles", day) for day in days]
+    previous = [pl.read_parquet(file) for file in before if file.exists()]
+    screening = quality.evaluate(
         LASTFM_1K_KEY,
+        screened,
         landed,
-        ("user_id", "listened_at", "artist_name", "track_name"),
-        "scrobbles_complete",
+        previous=pl.concat(previous, how="diagonal_relaxed") if previous else None,
+        what=f"the scrobbles of {days[0]} .. {days[-1]}",
     )
+    quality.record_rejects(staging, quality_table_name(SCROBBLES_FORMAT), screened)
+    metadata = quality.screening_metadata(screened, screening)
+    if screening.blocked:
+        context.log.warning(f"scrobbles from {path} blocked; the previous landing stays")
+        yield dg.MaterializeResult(metadata={**metadata, "source": f"file: {path}"})
+    else:
+        write_all(settings.raw_dir, LASTFM_1K_SOURCE, frames)
+        context.log.info(f"landed {landed.height} scrobbles from {path}")
+        yield dg.MaterializeResult(
+            metadata={
+                **landed_metadata(landed, days, source=f"file: {path}", file_rows=rows.height),
+                **metadata,
+            }
+        )
+    yield from screening.checks
 
 
 @dg.asset(
@@ -108,29 +129,44 @@ def raw_lastfm_1k_scrobbles(
     group_name="raw",
     kinds=KINDS,
     freshness_policy=CATALOGUE_FRESHNESS,
-    check_specs=[
-        dg.AssetCheckSpec(
-            "keys_present",
-            asset=TIDYTUESDAY_KEY,
-            blocking=True,
-            description="Every song has its track id, title and artist.",
-        )
-    ],
+    check_specs=quality.check_specs(TIDYTUESDAY_KEY, catalogue=True),
 )
 def raw_tidytuesday_songs(
-    context: dg.AssetExecutionContext,
+    context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     settings = get_settings()
     path = settings.sources.tidytuesday_songs_csv
     if path is None:
         raise dg.Failure("TIDYTUESDAY_SONGS_CSV is not set: no songs file to land")
+    try:
+        parsed, screened = screen_tidytuesday_songs(path)
+    except ColumnsMismatchError as error:
+        yield from _blocked_by_columns(TIDYTUESDAY_KEY, error, catalogue=True)
+        return
     request = {"method": "file", "path": str(path), "sha256": sha256_of(path)}
-    songs = with_landing_columns(load_tidytuesday_songs(path), TIDYTUESDAY_SOURCE, request)
-    written = write_raw(songs, raw_path(settings.raw_dir, TIDYTUESDAY_SOURCE, "songs"))
-    context.log.info(f"landed {songs.height} songs from {path} at {written}")
-    yield dg.MaterializeResult(
-        metadata=landed_metadata(songs, None, source=f"file: {path}", path=str(written))
+    songs = with_landing_columns(parsed, TIDYTUESDAY_SOURCE, request)
+    target = raw_path(settings.raw_dir, TIDYTUESDAY_SOURCE, "songs")
+    screening = quality.evaluate(
+        TIDYTUESDAY_KEY,
+        screened,
+        songs,
+        previous=pl.read_parquet(target) if target.exists() else None,
+        what="the TidyTuesday songs file",
+        profile=SONGS_PROFILE,
+        screened_rows=screened.rows,
     )
-    yield _null_check(
-        TIDYTUESDAY_KEY, songs, ("track_id", "track_name", "track_artist"), "keys_present"
-    )
+    quality.record_rejects(staging, quality_table_name(SONGS_FORMAT), screened)
+    metadata = quality.screening_metadata(screened, screening)
+    if screening.blocked:
+        context.log.warning(f"songs from {path} blocked; the previous landing stays")
+        yield dg.MaterializeResult(metadata={**metadata, "source": f"file: {path}"})
+    else:
+        written = write_raw(songs, target)
+        context.log.info(f"landed {songs.height} songs from {path} at {written}")
+        yield dg.MaterializeResult(
+            metadata={
+                **landed_metadata(songs, None, source=f"file: {path}", path=str(written)),
+                **metadata,
+            }
+        )
+    yield from screening.checks

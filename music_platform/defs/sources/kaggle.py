@@ -4,8 +4,8 @@ Where the rows come from, in order: KAGGLE_TRACKS_CSV and Kaggle-format CSVs dro
 external folder (the file sensor's path); else the dataset downloaded once through the kaggle
 package into the data directory and verified (zip CRCs, columns, sha256 manifest), when Kaggle
 credentials are set and the mode allows the network; else nothing, said so in the metadata.
-A file with the wrong columns fails the asset naming the file, the missing and expected columns;
-nothing lands and the previous landing stays.
+A file with the wrong columns blocks the asset (its columns check names the missing and the
+unknown columns); nothing lands and the previous landing stays.
 
 The raw table is the dataset as `read_tracks_csv` parses it: every column typed, one row per
 track with every genre it was listed under. The file itself stays unchanged on disk (its
@@ -21,20 +21,35 @@ import dagster as dg
 import polars as pl
 
 from music_platform.defs.partitions import CATALOGUE_FRESHNESS
+from music_platform.defs.sources import quality
 from music_platform.defs.sources.clients import retry_policy
 from music_platform.defs.sources.landing import KINDS, landed_metadata, with_landing_columns
 from music_platform.defs.sources.selection import select_sources
+from music_platform.defs.staging.resources import StagingResource
+from music_platform.lib.quality.files import (
+    ColumnsMismatchError,
+    ScreenedFile,
+    merge_screens,
+    quality_table_name,
+)
 from music_platform.lib.raw_files import raw_path, write_raw
 from music_platform.lib.sources.kaggle import (
     COLUMNS,
+    TRACKS_FORMAT,
     download_tracks_dataset,
-    read_tracks_csv,
+    screen_tracks_csv,
     sha256_of,
 )
 from music_platform.settings import Settings, SourceSettings, get_settings
 
 SOURCE = "kaggle"
 TRACKS_KEY = dg.AssetKey(["raw", SOURCE, "tracks"])
+PROFILE = quality.CatalogueProfile(
+    key="track_id",
+    facts=("track_name", "duration_ms"),
+    category="genres",
+    numeric=("popularity", "duration_ms", "danceability", "energy", "loudness", "tempo"),
+)
 # What `read_tracks_csv` returns: the file's columns, explicit as a boolean, genres gathered.
 PARSED_SCHEMA: dict[str, pl.DataType] = {
     **{name: dtype for name, dtype in COLUMNS.items() if name != "track_genre"},
@@ -69,18 +84,20 @@ def _credentials_for_kaggle(sources: SourceSettings) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
-def _from_files(paths: list[Path]) -> pl.DataFrame:
-    frames = []
+def _from_files(paths: list[Path]) -> tuple[pl.DataFrame, list[ScreenedFile]]:
+    frames, screens = [], []
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"Kaggle tracks file {path} does not exist")
         request = {"method": "file", "path": str(path), "sha256": sha256_of(path)}
-        frames.append(with_landing_columns(read_tracks_csv(path), SOURCE, request))
+        tracks, screened = screen_tracks_csv(path)
+        frames.append(with_landing_columns(tracks, SOURCE, request))
+        screens.append(screened)
     # The same track in two files: the first file named wins.
-    return pl.concat(frames).unique("track_id", keep="first", maintain_order=True)
+    return pl.concat(frames).unique("track_id", keep="first", maintain_order=True), screens
 
 
-def _download(settings: Settings) -> pl.DataFrame:
+def _download(settings: Settings) -> tuple[pl.DataFrame, list[ScreenedFile]]:
     sources = settings.sources
     with _credentials_for_kaggle(sources):
         dataset = download_tracks_dataset(
@@ -95,26 +112,44 @@ def _download(settings: Settings) -> pl.DataFrame:
         "sha256": dataset.sha256,
         "reused_verified_copy": str(not dataset.downloaded),
     }
-    return with_landing_columns(read_tracks_csv(dataset.csv_path), SOURCE, request)
+    tracks, screened = screen_tracks_csv(dataset.csv_path)
+    return with_landing_columns(tracks, SOURCE, request), [screened]
 
 
 def _nothing() -> pl.DataFrame:
     return with_landing_columns(pl.DataFrame(schema=PARSED_SCHEMA), SOURCE, {"method": "none"})
 
 
-def _land(settings: Settings) -> tuple[pl.DataFrame, str]:
-    """The rows and where they came from."""
+def _land(settings: Settings) -> tuple[pl.DataFrame, str, list[ScreenedFile]]:
+    """The rows, where they came from, and each file's screening (none when nothing landed)."""
     files = local_files(settings)
     if files:
-        return _from_files(files), "file: " + ", ".join(str(path) for path in files)
+        rows, screens = _from_files(files)
+        return rows, "file: " + ", ".join(str(path) for path in files), screens
     if not select_sources(settings).kaggle_download:
         reason = f"MUSIC_PLATFORM_SOURCE={settings.source.value} does not download"
-        return _nothing(), f"none: no KAGGLE_TRACKS_CSV or files in the external folder; {reason}"
+        used = f"none: no KAGGLE_TRACKS_CSV or files in the external folder; {reason}"
+        return _nothing(), used, []
     if not settings.sources.has_kaggle_credentials:
-        return _nothing(), (
-            "none: no KAGGLE_TRACKS_CSV, no files in the external folder, no Kaggle credentials"
+        return (
+            _nothing(),
+            ("none: no KAGGLE_TRACKS_CSV, no files in the external folder, no Kaggle credentials"),
+            [],
         )
-    return _download(settings), f"download: {settings.sources.kaggle_dataset}"
+    rows, screens = _download(settings)
+    return rows, f"download: {settings.sources.kaggle_dataset}", screens
+
+
+def _not_offered(used: str) -> quality.Screening:
+    """Nothing to screen (no file, no download): every check passes, saying so."""
+    return quality.Screening(
+        [
+            dg.AssetCheckResult(
+                asset_key=TRACKS_KEY, check_name=spec.name, passed=True, description=used
+            )
+            for spec in quality.check_specs(TRACKS_KEY, catalogue=True)
+        ]
+    )
 
 
 @dg.asset(
@@ -122,33 +157,49 @@ def _land(settings: Settings) -> tuple[pl.DataFrame, str]:
     description=(
         "The Kaggle Spotify tracks dataset (track ids, audio features, genres): from "
         "KAGGLE_TRACKS_CSV or files dropped in the external folder, else downloaded once with "
-        "Kaggle credentials and verified. The fallback for what Spotify cannot give."
+        "Kaggle credentials and verified. The fallback for what Spotify cannot give. Rows are "
+        "screened first (see defs/sources/quality.py): refused rows go to the rejects table."
     ),
     group_name="raw",
     kinds=KINDS,
     freshness_policy=CATALOGUE_FRESHNESS,
-    check_specs=[
-        dg.AssetCheckSpec(
-            "keys_present_and_unique",
-            asset=TRACKS_KEY,
-            blocking=True,
-            description="Every track has its id, and no id repeats.",
-        )
-    ],
+    check_specs=quality.check_specs(TRACKS_KEY, catalogue=True),
 )
 def raw_kaggle_tracks(
-    context: dg.AssetExecutionContext,
+    context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     settings = get_settings()
-    rows, used = _land(settings)
-    path = write_raw(rows, raw_path(settings.raw_dir, SOURCE, "tracks"))
-    context.log.info(f"landed {rows.height} Kaggle tracks at {path} ({used})")
-    yield dg.MaterializeResult(metadata=landed_metadata(rows, None, source=used, path=str(path)))
-    nulls = rows["track_id"].null_count()
-    duplicates = rows.height - rows["track_id"].n_unique()
-    yield dg.AssetCheckResult(
-        check_name="keys_present_and_unique",
-        passed=nulls == 0 and duplicates == 0,
-        metadata={"null_keys": nulls, "duplicate_keys": duplicates},
-        description=f"track_id: {nulls} null, {duplicates} duplicated of {rows.height} tracks",
-    )
+    path = raw_path(settings.raw_dir, SOURCE, "tracks")
+    try:
+        rows, used, screens = _land(settings)
+    except ColumnsMismatchError as error:
+        screening = quality.wrong_columns(TRACKS_KEY, error, catalogue=True)
+        yield dg.MaterializeResult(metadata=quality.screening_metadata(None, screening))
+        yield from screening.checks
+        return
+    screened = merge_screens(screens)
+    if screened is None:
+        screening = _not_offered(used)
+    else:
+        previous = pl.read_parquet(path) if path.exists() else None
+        screening = quality.evaluate(
+            TRACKS_KEY,
+            screened,
+            rows,
+            previous=previous,
+            what="the Kaggle tracks file",
+            profile=PROFILE,
+            screened_rows=screened.rows,
+        )
+        quality.record_rejects(staging, quality_table_name(TRACKS_FORMAT), screened)
+    metadata = quality.screening_metadata(screened, screening)
+    if screening.blocked:
+        context.log.warning(f"Kaggle tracks from {used} blocked; the previous landing stays")
+        yield dg.MaterializeResult(metadata={**metadata, "source": used})
+    else:
+        written = write_raw(rows, path)
+        context.log.info(f"landed {rows.height} Kaggle tracks at {written} ({used})")
+        yield dg.MaterializeResult(
+            metadata={**landed_metadata(rows, None, source=used, path=str(written)), **metadata}
+        )
+    yield from screening.checks

@@ -112,6 +112,21 @@ def _checks(result: ReconciledCatalogue, settings: Settings) -> Iterator[dg.Asse
             f"(minimum {threshold:.0%}); the rest were built from Last.fm or their names"
         ),
     )
+    unknown = result.identity.filter(pl.col("matched_by").is_null())
+    yield dg.AssetCheckResult(
+        check_name="heard_tracks_known",
+        passed=unknown.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unknown_tracks": unknown.height,
+            "heard_tracks": heard,
+            "examples": markdown_preview(unknown.select("artist_name", "track_name").head(5)),
+        },
+        description=(
+            f"{unknown.height} of {heard} heard tracks are unknown to every catalogue; their "
+            "listens are kept, each track with a row from Last.fm or its names"
+        ),
+    )
     disagreeing = result.disagreements
     tolerance = settings.duration_tolerance_seconds
     yield dg.AssetCheckResult(
@@ -157,6 +172,11 @@ def build_track_identity(selection: SourceSelection) -> dg.AssetsDefinition:
                 blocking=True,
                 description="Catalogue sources recognise at least MUSIC_PLATFORM_MIN_MATCH_RATE "
                 "of the heard tracks.",
+            ),
+            dg.AssetCheckSpec(
+                "heard_tracks_known",
+                asset=IDENTITY_KEY,
+                description="Every heard track is in a catalogue (unknown ones are counted).",
             ),
             dg.AssetCheckSpec(
                 "durations_agree",

@@ -2,12 +2,15 @@
 
 A daily partition is replaced as a whole in one transaction, so rerunning a day is idempotent
 and a crash mid-load leaves the previous day intact. Rows that fail typing or constraints go to
-the `rejects` table with their reason; the reject rate is a blocking check.
+the `rejects` table with their reason. The reject rate and the volume (against the previous
+loads) are blocking checks, judged before the write: a blocked load writes nothing, so the
+previous partition or table stays whole.
 
 Which raw assets feed each table, and how their rows map to the contract, comes from the active
 sources' `StagingSource` (defs/sources/providers.py); staging itself is source-agnostic.
 """
 
+import statistics
 import uuid
 from collections.abc import Iterator
 
@@ -24,11 +27,16 @@ from music_platform.defs.sources.providers import StagingSource
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.lib import schemas
 from music_platform.lib.metadata import table_metadata
-from music_platform.lib.staging.store import LoadResult
+from music_platform.lib.quality import compare
+from music_platform.lib.staging.store import LoadResult, PreparedLoad, StagingStore, prepare_load
 from music_platform.lib.staging.validate import DUPLICATE_REASON_PREFIX
 from music_platform.settings import get_settings
 
 KINDS = {"python"}
+VOLUME_CHECK = "volume_as_expected"
+DAILY_VOLUME_DAYS = 7
+DAILY_VOLUME_FLOOR = 100
+DAILY_VOLUME_TOLERANCE = 10.0
 
 
 def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
@@ -38,6 +46,12 @@ def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
 def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
     key = staging_key(contract)
     return [
+        dg.AssetCheckSpec(
+            VOLUME_CHECK,
+            asset=key,
+            blocking=True,
+            description="Not empty, and not far from the previous loads (days: their median).",
+        ),
         dg.AssetCheckSpec(
             "reject_rate_within_threshold",
             asset=key,
@@ -129,6 +143,52 @@ def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> d
     }
 
 
+def _reject_rate(prepared: PreparedLoad) -> float:
+    """Rejected share of a prepared load, duplicates (dropped without alarm) left out."""
+    duplicates = sum(
+        count
+        for reason, count in prepared.validation.reject_reasons.items()
+        if reason.startswith(DUPLICATE_REASON_PREFIX)
+    )
+    rejected = prepared.rejects.height - duplicates
+    return rejected / max(prepared.rows.height + rejected, 1)
+
+
+def _write_unless_blocked(
+    store: StagingStore, prepared: PreparedLoad, volume: compare.Finding
+) -> tuple[LoadResult, str | None]:
+    """Write the load unless a blocking check would fail on it: then the previous partition
+    (or table) stays whole, and the reason is returned."""
+    threshold = get_settings().max_reject_rate
+    rate = _reject_rate(prepared)
+    where = prepared.partition_key or prepared.contract.name
+    if rate > threshold:
+        return prepared.result(0), f"{where}: {rate:.2%} rejected (limit {threshold:.2%})"
+    if not volume.passed:
+        return prepared.result(0), f"{where}: {volume.description}"
+    return store.write(prepared), None
+
+
+def _volume_check(
+    contract: schemas.TableContract, findings: list[compare.Finding]
+) -> dg.AssetCheckResult:
+    failed = [finding for finding in findings if not finding.passed]
+    shown = failed or findings[-1:]
+    return dg.AssetCheckResult(
+        asset_key=staging_key(contract),
+        check_name=VOLUME_CHECK,
+        passed=not failed,
+        metadata=dict(shown[0].metadata) if shown else {},
+        description="; ".join(finding.description for finding in shown) or "nothing loaded",
+    )
+
+
+def _blocked_metadata(blocked: list[str]) -> dict[str, str]:
+    if not blocked:
+        return {}
+    return {"blocked": "not written, the previous state stays: " + "; ".join(blocked)}
+
+
 def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> dg.AssetsDefinition:
     @dg.asset(
         key=staging_key(contract),
@@ -145,14 +205,34 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
         raw, source_name = source.read(None)
         store = staging.store()
         store.ensure_tables()
-        result = store.replace_table(contract, raw, source=source_name, batch_id=str(uuid.uuid4()))
+        prepared = prepare_load(
+            contract,
+            raw,
+            partition_key=None,
+            source=source_name,
+            batch_id=str(uuid.uuid4()),
+            known_keys=None,
+        )
+        previous = store.count(contract)
+        volume = (
+            compare.volume(prepared.rows.height, previous, what=f"{contract.name}")
+            if previous
+            else compare.Finding(True, f"{prepared.rows.height} rows; nothing staged before")
+        )
+        result, blocked = _write_unless_blocked(store, prepared, volume)
         context.log.info(
             f"staged {result.rows_loaded} {contract.name}, rejected {result.rows_rejected}"
+            + (f"; blocked: {blocked}" if blocked else "")
         )
         preview = pl.from_arrow(store.read(contract)).head(10)
-        metadata = {**_load_metadata(raw.height, [result], source_name), **source.metadata}
+        metadata = {
+            **_load_metadata(raw.height, [result], source_name),
+            **source.metadata,
+            **_blocked_metadata([blocked] if blocked else []),
+        }
         yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
         yield from _check_results(contract, [result])
+        yield _volume_check(contract, [volume])
 
     return _asset
 
@@ -189,24 +269,37 @@ def _stage_listens(
         "track_id": store.keys(schemas.TRACKS, "track_id"),
         "user_id": store.keys(schemas.USERS, "user_id"),
     }
+    durations = pl.from_arrow(store.read(schemas.TRACKS)).select("track_id", "duration_ms")
+    history = _partition_history(store)
     results: list[LoadResult] = []
+    volumes: list[compare.Finding] = []
+    blocked: list[str] = []
     received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
         raw, source_name = source.read(partition_key)
         received += raw.height
-        result = store.replace_partition(
+        prepared = prepare_load(
             schemas.LISTENS,
             raw,
             partition_key=partition_key,
             source=source_name,
             batch_id=str(uuid.uuid4()),
             known_keys=known_keys,
+            track_durations=durations,
         )
+        volume = _daily_volume(prepared.rows.height, partition_key, history)
+        result, reason = _write_unless_blocked(store, prepared, volume)
+        if reason is None:
+            history[partition_key] = result.rows_loaded
+        else:
+            blocked.append(reason)
         context.log.info(
             f"{partition_key}: staged {result.rows_loaded} events, rejected {result.rows_rejected}"
+            + (f"; blocked: {reason}" if reason else "")
         )
         results.append(result)
+        volumes.append(volume)
     preview = pl.from_arrow(store.read(schemas.LISTENS, context.partition_keys[-1:])).head(10)
     yield dg.MaterializeResult(
         metadata={
@@ -214,9 +307,32 @@ def _stage_listens(
             **_load_metadata(received, results, source_name),
             **source.metadata,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
+            **_blocked_metadata(blocked),
         }
     )
     yield from _check_results(schemas.LISTENS, results)
+    yield _volume_check(schemas.LISTENS, volumes)
+
+
+def _partition_history(store: StagingStore) -> dict[str, int]:
+    """Rows of the latest load of each staged listens partition."""
+    batches = store.batches(schemas.LISTENS.name)
+    if batches.is_empty():
+        return {}
+    latest = batches.sort("finished_at").unique("partition_key", keep="last")
+    return dict(zip(latest["partition_key"], latest["rows"], strict=True))
+
+
+def _daily_volume(rows: int, partition_key: str, history: dict[str, int]) -> compare.Finding:
+    """A day against the median of the DAILY_VOLUME_DAYS days staged before it. Feeds under
+    DAILY_VOLUME_FLOOR rows a day (one listener's history) vary too much to judge."""
+    before = sorted(key for key in history if key < partition_key)[-DAILY_VOLUME_DAYS:]
+    typical = int(statistics.median(history[key] for key in before)) if before else 0
+    if typical < DAILY_VOLUME_FLOOR:
+        return compare.Finding(
+            True, f"{partition_key}: {rows} rows; too little history to compare", {"rows": rows}
+        )
+    return compare.volume(rows, typical, what=f"{partition_key}", tolerance=DAILY_VOLUME_TOLERANCE)
 
 
 def build_staging_assets(sources: dict[str, StagingSource]) -> list[dg.AssetsDefinition]:

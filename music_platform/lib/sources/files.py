@@ -9,16 +9,21 @@ was expected.
 
 from __future__ import annotations
 
-import csv
 import gzip
 from pathlib import Path
 
 import polars as pl
 
+from music_platform.lib.quality.files import (
+    ColumnsMismatchError,
+    FileFormat,
+    ScreenedFile,
+    screen_file,
+)
+from music_platform.lib.quality.ranges import TRACK_RANGES
 from music_platform.lib.schemas import LISTENS, TRACKS
-from music_platform.lib.sources.errors import SourceError, WrongColumnsError
 from music_platform.lib.sources.identity import name_id, normalise_artist, normalised
-from music_platform.lib.sources.kaggle import artists_from_pairs, check_columns, read_tracks_csv
+from music_platform.lib.sources.kaggle import artists_from_pairs, read_tracks_csv
 
 # Where each file lives under the shared data folder (../shared/data beside the checkout).
 SHARED_FILES = {
@@ -76,14 +81,24 @@ def load_kaggle_tracks(path: Path) -> pl.DataFrame:
     return read_tracks_csv(path)
 
 
-def load_tidytuesday_songs(path: Path) -> pl.DataFrame:
-    """TidyTuesday spotify_songs: one row per track; `genres` and `subgenres` gather every
-    playlist genre it appeared under (';'-joined, most frequent first)."""
-    path = Path(path)
-    check_columns(path, next(csv.reader([_first_line(path)]), []), list(TIDYTUESDAY_COLUMNS))
-    rows = pl.read_csv(
-        path, columns=list(TIDYTUESDAY_COLUMNS), schema_overrides=TIDYTUESDAY_COLUMNS
-    )
+SONGS_FORMAT = FileFormat(
+    name="tidytuesday_songs",
+    columns=TIDYTUESDAY_COLUMNS,
+    key=("track_id",),
+    ranges={
+        ("track_popularity" if name == "popularity" else name): bounds
+        for name, bounds in TRACK_RANGES.items()
+        if ("track_popularity" if name == "popularity" else name) in TIDYTUESDAY_COLUMNS
+    },
+)
+
+
+def screen_tidytuesday_songs(path: Path) -> tuple[pl.DataFrame, ScreenedFile]:
+    """TidyTuesday spotify_songs, screened (`quality.files.screen_file`): one row per track of
+    what passed; `genres` and `subgenres` gather every playlist genre it appeared under
+    (';'-joined, most frequent first)."""
+    screened = screen_file(Path(path), SONGS_FORMAT)
+    rows = screened.rows
 
     def ranked(column: str) -> pl.DataFrame:
         return (
@@ -96,12 +111,18 @@ def load_tidytuesday_songs(path: Path) -> pl.DataFrame:
 
     genres = ranked("playlist_genre").rename({"playlist_genre": "genres"})
     subgenres = ranked("playlist_subgenre").rename({"playlist_subgenre": "subgenres"})
-    return (
+    songs = (
         rows.drop("playlist_name", "playlist_id", "playlist_genre", "playlist_subgenre")
         .unique("track_id", keep="first", maintain_order=True)
         .join(genres, on="track_id", how="left", maintain_order="left")
         .join(subgenres, on="track_id", how="left", maintain_order="left")
     )
+    return songs, screened
+
+
+def load_tidytuesday_songs(path: Path) -> pl.DataFrame:
+    """The songs of a TidyTuesday file that pass screening (see `screen_tidytuesday_songs`)."""
+    return screen_tidytuesday_songs(path)[0]
 
 
 def _release_date(column: str) -> pl.Expr:
@@ -143,30 +164,38 @@ def tidytuesday_to_artists(songs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_lastfm_1k_scrobbles(path: Path) -> pl.DataFrame:
-    """The Last.fm 1K scrobbles TSV, typed: listened_at as UTC datetime, empty MBIDs as null."""
+SCROBBLES_FORMAT = FileFormat(
+    name="lastfm_1k_scrobbles",
+    columns={name: pl.String() for name in LASTFM_1K_COLUMNS}
+    | {"listened_at": pl.Datetime("us", "UTC")},
+    key=("user_id", "listened_at"),
+    required=("artist_name", "track_name"),
+    separator="\t",
+    has_header=False,
+    quote_char=None,  # titles contain bare double quotes
+    zoned_timestamps=("listened_at",),
+)
+
+
+def screen_lastfm_1k_scrobbles(path: Path) -> tuple[pl.DataFrame, ScreenedFile]:
+    """The Last.fm 1K scrobbles TSV, screened (`quality.files.screen_file`): listened_at as UTC
+    datetime (with its zone, in the past, a real instant), empty MBIDs as null."""
     path = Path(path)
     fields = _first_line(path).split("\t")
     if len(fields) != len(LASTFM_1K_COLUMNS):
         found = [f"{len(fields)} tab-separated fields"]
         missing = list(LASTFM_1K_COLUMNS[len(fields) :]) or ["(too many fields)"]
-        raise WrongColumnsError(path, missing, LASTFM_1K_COLUMNS, found)
-    rows = pl.read_csv(
-        path,
-        separator="\t",
-        has_header=False,
-        new_columns=list(LASTFM_1K_COLUMNS),
-        quote_char=None,  # titles contain bare double quotes
-        schema_overrides={c: pl.String for c in LASTFM_1K_COLUMNS},
+        raise ColumnsMismatchError(path, missing, [], list(LASTFM_1K_COLUMNS), found)
+    screened = screen_file(path, SCROBBLES_FORMAT)
+    scrobbles = screened.rows.with_columns(
+        *[pl.col(c).replace("", None) for c in ("artist_mbid", "track_mbid")]
     )
-    parsed = rows.with_columns(
-        pl.col("listened_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC", strict=False),
-        *[pl.col(c).replace("", None) for c in ("artist_mbid", "track_mbid")],
-    )
-    bad = parsed.filter(pl.col("listened_at").is_null()).height
-    if bad:
-        raise SourceError(f"{path}: {bad} rows have a timestamp that is not YYYY-MM-DDTHH:MM:SSZ")
-    return parsed.with_columns(pl.col("listened_at").dt.cast_time_unit("us"))
+    return scrobbles, screened
+
+
+def load_lastfm_1k_scrobbles(path: Path) -> pl.DataFrame:
+    """The scrobbles of a Last.fm 1K file that pass screening (see `screen_lastfm_1k_scrobbles`)."""
+    return screen_lastfm_1k_scrobbles(path)[0]
 
 
 def lastfm_1k_to_listens(scrobbles: pl.DataFrame) -> pl.DataFrame:

@@ -27,6 +27,8 @@ from typing import Any
 import polars as pl
 import requests
 
+from music_platform.lib.quality.files import FileFormat, ScreenedFile, screen_file
+from music_platform.lib.quality.ranges import TRACK_RANGES
 from music_platform.lib.schemas import ARTISTS, TRACKS
 from music_platform.lib.sources.errors import (
     CredentialsRejectedError,
@@ -231,23 +233,23 @@ def tracks_dataset(data_dir: Path, **download_options: Any) -> KaggleDataset:
     return KaggleDataset(csv_path=path, sha256=sha256_of(path), downloaded=False)
 
 
-def read_tracks_csv(path: Path) -> pl.DataFrame:
-    """Parse a Kaggle-format tracks CSV: with or without the unnamed index column, True/False
-    or TRUE/FALSE, any float exponent form. One row per track; `genres` holds every
-    track_genre it was listed under (';'-joined, first seen first)."""
-    path = Path(path)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        check_columns(path, _csv_header(handle), list(COLUMNS))
-    rows = pl.read_csv(path, columns=list(COLUMNS), schema_overrides=COLUMNS)
-    explicit = pl.col("explicit").str.to_lowercase()
-    rows = rows.with_columns(
-        pl.when(explicit == "true")
-        .then(True)
-        .when(explicit == "false")
-        .then(False)
-        .otherwise(None)
-        .alias("explicit")
-    )
+TRACKS_FORMAT = FileFormat(
+    name="kaggle_tracks",
+    # explicit: True/False in Kaggle's file, TRUE/FALSE after R round trips; both cast.
+    columns={**COLUMNS, "explicit": pl.Boolean()},
+    key=("track_id",),
+    ranges={name: TRACK_RANGES[name] for name in COLUMNS if name in TRACK_RANGES},
+    ignored_columns=("", "Unnamed: 0"),  # the unnamed index column of Kaggle's own export
+)
+
+
+def screen_tracks_csv(path: Path) -> tuple[pl.DataFrame, ScreenedFile]:
+    """Screen a Kaggle-format tracks CSV (`quality.files.screen_file`) and parse what passed:
+    with or without the unnamed index column, True/False or TRUE/FALSE, any float exponent
+    form. One row per track; `genres` holds every track_genre it was listed under (';'-joined,
+    first seen first). The screened file carries the rejects, duplicates and drift."""
+    screened = screen_file(Path(path), TRACKS_FORMAT)
+    rows = screened.rows
     # Only repeated track ids need their genres gathered; grouping them alone keeps the parse
     # close to a plain read_csv.
     track_ids = rows.get_column("track_id")
@@ -257,12 +259,18 @@ def read_tracks_csv(path: Path) -> pl.DataFrame:
         .agg(pl.col("track_genre").drop_nulls().unique(maintain_order=True).str.join(";"))
         .rename({"track_genre": "all_genres"})
     )
-    return (
+    tracks = (
         rows.filter(track_ids.is_first_distinct())
         .join(repeated, on="track_id", how="left", maintain_order="left")
         .with_columns(pl.coalesce("all_genres", "track_genre").alias("genres"))
         .drop("all_genres", "track_genre")
     )
+    return tracks, screened
+
+
+def read_tracks_csv(path: Path) -> pl.DataFrame:
+    """The tracks of a Kaggle-format CSV that pass screening (see `screen_tracks_csv`)."""
+    return screen_tracks_csv(path)[0]
 
 
 def _artist_ids(names: pl.Series) -> pl.Series:

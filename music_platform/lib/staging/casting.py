@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Timestamps arrive as ISO 8601 text; with an offset (or Z) they are converted to UTC, without
-# one they are taken as UTC already (the raw layer stores UTC). Most common first.
+# Timestamps arrive as ISO 8601 text; with an offset (or Z) they are converted to UTC. Without
+# one they parse as UTC here, and validation rejects them (no zone, no known instant).
 _TIMESTAMP_FORMATS = tuple(
     f"%Y-%m-%d{separator}{time}{offset}"
     for time in ("%H:%M:%S%.f", "%H:%M")
@@ -21,6 +21,7 @@ _TIMESTAMP_FORMATS = tuple(
 
 _TRUE_WORDS = ("true", "t", "yes", "y", "1")
 _FALSE_WORDS = ("false", "f", "no", "n", "0")
+_BOOLEAN_WORDS = {**dict.fromkeys(_TRUE_WORDS, True), **dict.fromkeys(_FALSE_WORDS, False)}
 
 _VALUE_PREVIEW_CHARS = 80
 
@@ -131,9 +132,7 @@ def _to_float(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.E
 def _to_boolean(column: pl.Expr, source: pl.DataType) -> pl.Expr:
     if source == pl.String():
         word = column.str.strip_chars().str.to_lowercase()
-        return (
-            pl.when(word.is_in(_TRUE_WORDS)).then(True).when(word.is_in(_FALSE_WORDS)).then(False)
-        )
+        return word.replace_strict(_BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean)
     if source.is_numeric():
         return pl.when(column == 1).then(True).when(column == 0).then(False)
     return column.cast(pl.Boolean, strict=False)

@@ -197,6 +197,23 @@ class DuckDBStagingStore(StagingStore):
                 raise
         return prepared.result(rows_replaced)
 
+    def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
+        if not self._ensured:
+            self.ensure_tables()
+        with _file_lock(self.path), self._connect() as connection:
+            connection.begin()
+            try:
+                connection.execute(
+                    f"DELETE FROM {self._table(REJECTS_TABLE)} "
+                    "WHERE table_name = ? AND partition_key = ?",
+                    [table_name, partition_key],
+                )
+                self._insert(connection, REJECTS_TABLE, rejects.select(list(REJECTS_COLUMNS)))
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+
     def _insert(
         self,
         connection: duckdb.DuckDBPyConnection,

@@ -199,6 +199,21 @@ class PostgresStagingStore(StagingStore):
             ) from err
         return prepared.result(rows_replaced)
 
+    def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
+        if not self._ensured:
+            self.ensure_tables()
+        with self._connect() as connection, connection.transaction():
+            _advisory_lock(connection, f"rejects:{self.schema}.{table_name}/{partition_key}")
+            connection.execute(
+                sql.SQL("DELETE FROM {} WHERE table_name = %s AND partition_key = %s").format(
+                    self._table(REJECTS_TABLE)
+                ),
+                (table_name, partition_key),
+            )
+            self._copy(
+                connection, self._table(REJECTS_TABLE), rejects.select(list(REJECTS_COLUMNS))
+            )
+
     def _rewrite_table(self, connection: psycopg.Connection, prepared: PreparedLoad) -> int:
         table = self._table(prepared.contract.name)
         deleted = connection.execute(sql.SQL("DELETE FROM {}").format(table))

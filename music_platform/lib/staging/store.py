@@ -130,6 +130,7 @@ def prepare_load(
     source: str,
     batch_id: str,
     known_keys: Mapping[str, pl.Series] | None,
+    track_durations: pl.DataFrame | None = None,
 ) -> PreparedLoad:
     """Validate the frame and add the load metadata columns every staged row carries."""
     clock_start = time.perf_counter()
@@ -141,7 +142,13 @@ def prepare_load(
     if partition_key is not None and contract.partition_column is None:
         raise ValueError(f"{contract.name} is not partitioned: use replace_table")
     started_at = dt.datetime.now(dt.UTC)
-    validation = validate(contract, frame, partition_key=partition_key, known_keys=known_keys)
+    validation = validate(
+        contract,
+        frame,
+        partition_key=partition_key,
+        known_keys=known_keys,
+        track_durations=track_durations,
+    )
     rows = validation.valid.with_columns(
         pl.lit(source, LOAD_METADATA["source"]).alias("source"),
         pl.lit(batch_id, LOAD_METADATA["batch_id"]).alias("batch_id"),
@@ -221,6 +228,7 @@ class StagingStore(ABC):
         source: str,
         batch_id: str,
         known_keys: Mapping[str, pl.Series] | None = None,
+        track_durations: pl.DataFrame | None = None,
     ) -> LoadResult:
         """Validate `frame` and make it the partition's whole content, in one transaction."""
         return self._write(
@@ -231,6 +239,7 @@ class StagingStore(ABC):
                 source=source,
                 batch_id=batch_id,
                 known_keys=known_keys,
+                track_durations=track_durations,
             )
         )
 
@@ -254,6 +263,15 @@ class StagingStore(ABC):
                 known_keys=known_keys,
             )
         )
+
+    def write(self, prepared: PreparedLoad) -> LoadResult:
+        """Make a load prepared (and inspected) beforehand the partition's whole content."""
+        return self._write(prepared)
+
+    @abstractmethod
+    def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
+        """Make `rejects` (REJECTS_COLUMNS) the whole rejects record of a table and partition,
+        in one transaction: the rows a source refused before staging (a screened file)."""
 
     @abstractmethod
     def _write(self, prepared: PreparedLoad) -> LoadResult:

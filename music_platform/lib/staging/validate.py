@@ -5,9 +5,13 @@ the original record kept as JSON (extra columns included). Schema drift is repor
 
 Rules: each value must cast to its column's dtype; primary-key, partition and required columns
 must not be null; text must not hold NUL; a partitioned row must fall in its partition;
-values of `known_keys` columns must be known; among rows passing all that, the first of each
-primary key wins. Listens also need 0 <= ms_played <= MAX_MS_PLAYED and listened_at inside the
-partition's UTC day; their listen_date, when absent, is listened_at's UTC date.
+values of `known_keys` columns must be known; text must be free of encoding damage (invalid
+UTF-8, mojibake, control characters); track and artist facts must lie in their documented ranges
+(`quality.ranges`); text timestamps must carry a zone; among rows passing all that, the first of
+each primary key wins. Listens also need 0 <= ms_played <= MAX_MS_PLAYED (and at most
+MAX_PLAY_TO_TRACK times their track, when durations are given) and listened_at inside the
+partition's UTC day and not in the future; their listen_date, when absent, is listened_at's UTC
+date.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from music_platform.lib.schemas import LISTENS, LOAD_METADATA, TableContract
+from music_platform.lib.quality.ranges import TRACK_RANGES, bound_text
+from music_platform.lib.quality.text import text_defects
+from music_platform.lib.schemas import ARTISTS, LISTENS, LOAD_METADATA, TRACKS, TableContract
 from music_platform.lib.staging.casting import cast_series, type_label, value_text
 
 MAX_MS_PLAYED = 3 * 60 * 60 * 1000
@@ -37,6 +43,16 @@ _DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {
     LISTENS.name: ("listen_date",),
 }
 
+MAX_PLAY_TO_TRACK = 3
+"""A play may run up to 3 times its track (replays, seeking back); beyond is a stuck player."""
+FUTURE_SKEW = dt.timedelta(minutes=5)
+"""Clock skew tolerated before a listen counts as in the future."""
+
+_RANGES = {
+    TRACKS.name: TRACK_RANGES,
+    ARTISTS.name: {"popularity": (0, 100), "followers": (0, float("inf"))},
+}
+_TRACK_MS = "__track_duration_ms"
 _TYPED_PREFIX = "__typed__"
 _REASON_SEPARATOR = "; "
 
@@ -113,11 +129,14 @@ def validate(
     *,
     partition_key: str | None = None,
     known_keys: Mapping[str, pl.Series] | None = None,
+    track_durations: pl.DataFrame | None = None,
+    now: dt.datetime | None = None,
 ) -> ValidationResult:
     """Split `frame` into typed valid rows and rejects, following the contract's rules.
 
     `known_keys` maps a column to the values it may take (for example the staged track ids);
-    a value outside them rejects the row.
+    a value outside them rejects the row. `track_durations` (track_id, duration_ms) lets a
+    listen longer than MAX_PLAY_TO_TRACK times its track be rejected.
     """
     drift = schema_drift(contract, frame)
     day = partition_day(contract, partition_key)
@@ -133,9 +152,23 @@ def validate(
         *_partition_rules(contract, day),
         *_known_key_rules(contract, known_keys),
         *_text_rules(contract, work),
+        *_encoding_rules(contract, work),
+        *_range_rules(contract),
+        *_zone_rules(contract, frame),
     ]
     if contract.name == LISTENS.name:
-        rules.extend(_listens_rules(day))
+        rules.extend(_listens_rules(day, now or dt.datetime.now(dt.UTC)))
+        if track_durations is not None:
+            work = work.join(
+                track_durations.select(
+                    pl.col("track_id").alias(_typed("track_id")),
+                    pl.col("duration_ms").cast(pl.Int64).alias(_TRACK_MS),
+                ).unique(_typed("track_id")),
+                on=_typed("track_id"),
+                how="left",
+                maintain_order="left",
+            )
+            rules.append(_play_length_rule())
     rules.append(_duplicate_rule(contract, work, rules))
 
     # Masks are cheap booleans over every row; reason texts are built for failing rows only.
@@ -258,16 +291,88 @@ def _text_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
     return rules
 
 
+def _encoding_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
+    """Invalid UTF-8, mojibake and control characters, for columns with any byte outside
+    printable ASCII (ids and most names are: they skip the regexes)."""
+    rules = []
+    for name, dtype in contract.columns.items():
+        if dtype != pl.String() or _printable_ascii(work[_typed(name)]):
+            continue
+        for defect in text_defects(_typed(name), source_column=name, nul=False):
+            rules.append(_Rule(f"{name}: {defect.label}", defect.fails, defect.message))
+    return rules
+
+
+def _printable_ascii(column: pl.Series) -> bool:
+    data = column.to_arrow().buffers()[2]
+    if data is None or data.size == 0:
+        return True
+    values = np.frombuffer(data, dtype=np.uint8)
+    return bool(values.min() >= 0x20 and values.max() < 0x7F)
+
+
+def _range_rules(contract: TableContract) -> list[_Rule]:
+    rules = []
+    for name, (low, high) in _RANGES.get(contract.name, {}).items():
+        value = pl.col(_typed(name))
+        message = pl.concat_str(
+            pl.lit(f"{name} "),
+            value.cast(pl.String),
+            pl.lit(f" is outside [{bound_text(low)}, {bound_text(high)}]"),
+        )
+        rules.append(_Rule(f"{name}: out of range", (value < low) | (value > high), message))
+    return rules
+
+
+def _zone_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]:
+    """Text timestamps must say their zone: a bare local time is no known instant."""
+    rules = []
+    for name, dtype in contract.columns.items():
+        if not isinstance(dtype, pl.Datetime) or frame.schema.get(name) != pl.String():
+            continue
+        zoned = pl.col(name).str.strip_chars().str.contains(r"(Z|[+-]\d{2}:?\d{2})$")
+        message = pl.concat_str(
+            pl.lit(f"{name}: '"),
+            value_text(pl.col(name), pl.String()),
+            pl.lit("' has no time zone (add Z or an offset)"),
+        )
+        fails = pl.col(_typed(name)).is_not_null() & ~zoned
+        rules.append(_Rule(f"{name}: no time zone", fails, message))
+    return rules
+
+
+def _play_length_rule() -> _Rule:
+    ms_played = pl.col(_typed("ms_played"))
+    limit = pl.col(_TRACK_MS) * MAX_PLAY_TO_TRACK
+    message = pl.concat_str(
+        pl.lit("ms_played "),
+        ms_played.cast(pl.String),
+        pl.lit(f" is over {MAX_PLAY_TO_TRACK} times the track's duration_ms "),
+        pl.col(_TRACK_MS).cast(pl.String),
+    )
+    return _Rule("ms_played: longer than its track", ms_played > limit, message)
+
+
 def _may_hold_nul(column: pl.Series) -> bool:
     """One pass over the column's bytes, far cheaper than a per-row search that finds nothing."""
     data = column.to_arrow().buffers()[2]
     return data is not None and data.size > 0 and np.frombuffer(data, dtype=np.uint8).min() == 0
 
 
-def _listens_rules(day: dt.date | None) -> list[_Rule]:
+def _listens_rules(day: dt.date | None, now: dt.datetime) -> list[_Rule]:
     ms_played = pl.col(_typed("ms_played"))
     ms_text = ms_played.cast(pl.String)
+    listened_at = pl.col(_typed("listened_at"))
     rules = [
+        _Rule(
+            "listened_at: in the future",
+            listened_at > now + FUTURE_SKEW,
+            pl.concat_str(
+                pl.lit("listened_at "),
+                listened_at.dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ"),
+                pl.lit(f" is in the future (now {now:%Y-%m-%dT%H:%M}Z)"),
+            ),
+        ),
         _Rule(
             "ms_played: negative",
             ms_played < 0,

@@ -72,7 +72,7 @@ def test_the_kaggle_sample_and_tidytuesday_load_through_the_files_path(
     assert staged_unknown["track_id"][0].startswith("name:")
 
 
-def test_a_dropped_file_with_the_wrong_columns_fails_naming_them_and_keeps_the_last_landing(
+def test_a_dropped_file_with_the_wrong_columns_blocks_naming_them_and_keeps_the_last_landing(
     shared_data: Path, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
@@ -90,10 +90,13 @@ def test_a_dropped_file_with_the_wrong_columns_fails_naming_them_and_keeps_the_l
     second = run_sources(env, [DAY], keys=["raw/kaggle/tracks"])
 
     assert not second.success
-    (message,) = second.failure_messages()
+    columns = second.check("raw/kaggle/tracks", "columns_match")
+    assert not columns.passed and columns.blocking
+    message = columns.description
     assert f"{wrong} has the wrong columns" in message
     assert "missing track_id, artists, album_name" in message
     assert "found id, name, artist" in message
+    assert "unknown id, name, artist" in message
     assert second.raw("kaggle", "tracks").equals(landed)
 
 
@@ -106,13 +109,13 @@ def test_a_kaggle_file_given_as_tidytuesday_is_refused_naming_the_missing_column
     outcome = run_sources(env, [DAY], keys=["raw/tidytuesday/songs"])
 
     assert not outcome.success
-    (message,) = outcome.failure_messages()
+    message = outcome.check("raw/tidytuesday/songs", "columns_match").description
     assert f"{kaggle_path} has the wrong columns" in message
     assert "track_artist" in message
     assert not (tmp_path / "home" / "raw" / "tidytuesday").exists()
 
 
-def test_a_scrobbles_file_with_too_few_fields_fails_the_day(tmp_path: Path) -> None:
+def test_a_scrobbles_file_with_too_few_fields_blocks_the_day(tmp_path: Path) -> None:
     scrobbles = tmp_path / "scrobbles.tsv"
     scrobbles.write_text(f"user_000001\t{DAY}T10:00:00Z\tSomeone\tSong\n")
     env = platform_environment(
@@ -122,6 +125,6 @@ def test_a_scrobbles_file_with_too_few_fields_fails_the_day(tmp_path: Path) -> N
     outcome = run_sources(env, [DAY], keys=["raw/lastfm_1k/scrobbles"])
 
     assert not outcome.success
-    (message,) = outcome.failure_messages()
+    message = outcome.check("raw/lastfm_1k/scrobbles", "columns_match").description
     assert f"{scrobbles} has the wrong columns" in message
     assert "4 tab-separated fields" in message

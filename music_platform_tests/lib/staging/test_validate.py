@@ -35,7 +35,7 @@ def test_text_columns_are_cast_per_row_and_bad_values_named() -> None:
             "track_id": ["t"] * 4,
             "listened_at": [
                 f"{DAY}T10:00:00Z",
-                f"{DAY} 11:30:00",  # no offset: UTC by convention
+                f"{DAY} 11:30:00",  # no offset: no known instant
                 f"{DAY}T12:00:00+02:00",
                 "yesterday",
             ],
@@ -43,17 +43,19 @@ def test_text_columns_are_cast_per_row_and_bad_values_named() -> None:
         }
     )
     result = validate(LISTENS, frame, partition_key=DAY)
-    assert result.valid["event_id"].to_list() == ["a", "b"]
-    assert result.valid["listened_at"].to_list() == [
-        dt.datetime(2024, 3, 10, 10, 0, tzinfo=dt.UTC),
-        dt.datetime(2024, 3, 10, 11, 30, tzinfo=dt.UTC),
-    ]
-    assert result.valid["ms_played"].to_list() == [1000, 2000]
+    assert result.valid["event_id"].to_list() == ["a"]
+    assert result.valid["listened_at"].to_list() == [dt.datetime(2024, 3, 10, 10, 0, tzinfo=dt.UTC)]
+    assert result.valid["ms_played"].to_list() == [1000]
     assert reasons_by_key(result.rejects) == {
+        "b": f"listened_at: '{DAY} 11:30:00' has no time zone (add Z or an offset)",
         "c": "ms_played: 'abc' is not Int32",
         "d": "listened_at: 'yesterday' is not Datetime",
     }
-    assert result.reject_reasons == {"ms_played: not Int32": 1, "listened_at: not Datetime": 1}
+    assert result.reject_reasons == {
+        "ms_played: not Int32": 1,
+        "listened_at: not Datetime": 1,
+        "listened_at: no time zone": 1,
+    }
 
 
 def test_offsets_are_converted_to_utc() -> None:
