@@ -127,7 +127,10 @@ class EventConsumer:
             self.sink.ensure_tables()
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not stop.is_set():
-                limit = _MAX_MESSAGES_PER_POLL
+                # Never read past the batch bound: batches (and memory) stay that size.
+                limit = min(
+                    _MAX_MESSAGES_PER_POLL, self.settings.batch_max_events - len(self._buffer)
+                )
                 if max_events is not None:
                     limit = min(
                         limit, max(max_events - self.report.received - len(self._buffer), 1)

@@ -56,9 +56,7 @@ def synthetic_events(
     while produced < count:
         # One generated day holds about `events_per_day` events; ask for what is still missing.
         wanted = dataclasses.replace(config, events_per_day=max(count - produced, 1))
-        listens = generate_listens(wanted, day, catalogue, users).head(
-            count - produced
-        )
+        listens = generate_listens(wanted, day, catalogue, users).head(count - produced)
         shift = now - dt.timedelta(days=1) - dt.datetime.combine(day, dt.time(), dt.UTC)
         events = (
             listens.join(tracks, on="track_id", how="left", maintain_order="left")

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from music_platform.lib.events import LISTEN_EVENTS
 from music_platform.lib.schemas import LOAD_METADATA, REJECTS_COLUMNS
-from music_platform.lib.staging.duckdb_store import DuckDBStagingStore
+from music_platform.lib.staging.duckdb_store import DuckDBStagingStore, _file_lock
 from music_platform.lib.staging.postgres_store import (
     PostgresStagingStore,
     _advisory_lock,
@@ -249,7 +249,8 @@ class DuckDBEventSink(EventSink):
         table = store._table(LISTEN_EVENTS.name)
         columns = ", ".join(f'"{name}"' for name in LISTEN_EVENTS.column_names)
         today = batch_row["loaded_at"].date()
-        with store._connect() as connection:
+        # Writers in one process take turns on the file, as the store's own loads do.
+        with _file_lock(store.path), store._connect() as connection:
             connection.begin()
             try:
                 connection.register("events_batch", rows.to_arrow())
