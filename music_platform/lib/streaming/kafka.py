@@ -55,10 +55,8 @@ def topic_partitions(client: object, settings: KafkaSettings, topic: str) -> lis
 
 def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> bool:
     """Create the topic if it does not exist; True when it was created."""
-    from confluent_kafka import KafkaException
+    from confluent_kafka import Consumer, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
-
-    from confluent_kafka import Consumer
 
     # Metadata requests from an admin client make some brokers auto-create the topic with their
     # defaults; a consumer that may not auto-create sees whether it is really there.
