@@ -59,7 +59,8 @@ def _lag(stats_offsets: dict[int, int]) -> dict[int, int] | None:
     asset_selection=dg.AssetSelection.assets(STAGING_LISTENS_KEY).downstream(),
     description=(
         "Observes stream/listen_events (rows, last event, consumer lag) and requests "
-        "staging/listens and its daily descendants for each ended day with new streamed events."
+        "staging/listens and its daily descendants (with the views between them) for each ended "
+        "day with new streamed events."
     ),
 )
 def streamed_days_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -92,11 +93,15 @@ def streamed_days_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         stats.rows_by_day, cursor["days"], now, settings.kafka.day_close_grace_seconds
     )
     graph = context.repository_def.asset_graph
-    targets = [
+    downstream = dg.AssetSelection.assets(STAGING_LISTENS_KEY).downstream()
+    daily = [
         key
-        for key in dg.AssetSelection.assets(STAGING_LISTENS_KEY).downstream().resolve(graph)
+        for key in downstream.resolve(graph)
         if graph.get(key).partitions_def == daily_partitions
     ]
+    # Unpartitioned views between the daily assets (stg_landing__listens) stay selected: without
+    # them the run has no edge from landing/listens to the daily dbt models and may run those first.
+    targets = (downstream & dg.AssetSelection.assets(*daily).upstream()).resolve(graph)
     requests = [
         dg.RunRequest(
             run_key=f"streamed:{day}:{rows}",
