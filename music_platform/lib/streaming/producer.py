@@ -25,6 +25,8 @@ _DEVICES = ["phone", "desktop", "web", "speaker", "car", "tv"]
 _PLATFORMS = ["ios", "android", "macos", "windows", "linux", "web"]
 _QUEUE_FULL_WAIT_SECONDS = 0.05
 _FLUSH_TIMEOUT_SECONDS = 60.0
+# Events generated (and encoded) at a time, so memory stays flat in --count.
+_EVENTS_PER_FRAME = 100_000
 
 
 @dataclass
@@ -42,7 +44,8 @@ def synthetic_events(
     """`count` events of the synthetic world (the batch source's users and tracks), as frames of
     event fields. A day of the world's listening is replayed over the 24 hours before `now`;
     event ids come from the seed and that day, so the same seed on the same day sends the same
-    events again (and staging keeps them once)."""
+    events again (and staging keeps them once). Past `_EVENTS_PER_FRAME`, further days back
+    are generated and replayed over the same 24 hours."""
     now = now or dt.datetime.now(dt.UTC)
     catalogue = generate_catalogue(config)
     users = generate_users(config, as_of=as_of)
@@ -54,9 +57,12 @@ def synthetic_events(
     ).select("track_id", "track_name", "album_name", "genre", "artist_name", "duration_ms")
     day, produced = now.date(), 0
     while produced < count:
-        # One generated day holds about `events_per_day` events; ask for what is still missing.
-        wanted = dataclasses.replace(config, events_per_day=max(count - produced, 1))
-        listens = generate_listens(wanted, day, catalogue, users).head(count - produced)
+        # One generated day holds about `events_per_day` events; ask for what is still missing,
+        # at most a frame's worth.
+        wanted = dataclasses.replace(
+            config, events_per_day=min(count - produced, _EVENTS_PER_FRAME)
+        )
+        listens = generate_listens(wanted, day, catalogue, users).head(wanted.events_per_day)
         shift = now - dt.timedelta(days=1) - dt.datetime.combine(day, dt.time(), dt.UTC)
         events = (
             listens.join(tracks, on="track_id", how="left", maintain_order="left")
