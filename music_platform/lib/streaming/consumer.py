@@ -50,6 +50,9 @@ class ConsumeReport:
     late: int = 0
     batches: int = 0
     seconds: float = 0.0
+    # From the poll that returned the first event to the last batch's commit: the time spent
+    # consuming, without the group join before it or the idle wait after it.
+    busy_seconds: float = 0.0
     assigned: list[int] = field(default_factory=list)
 
 
@@ -93,6 +96,8 @@ class EventConsumer:
         self._buffer = _Buffer()
         self._consumer: Consumer | None = None
         self._dead_letters: Producer | None = None
+        self._first_poll = 0.0
+        self._last_commit = 0.0
 
     def run(
         self,
@@ -135,9 +140,11 @@ class EventConsumer:
                     limit = min(
                         limit, max(max_events - self.report.received - len(self._buffer), 1)
                     )
+                polled = time.perf_counter()
                 messages = consumer.consume(num_messages=limit, timeout=_POLL_SECONDS)
                 now = time.perf_counter()
                 if messages:
+                    self._first_poll = self._first_poll or polled
                     last_message = now
                     self._take(messages)
                 if self._buffer and (
@@ -162,6 +169,8 @@ class EventConsumer:
             consumer.close()
             self._dead_letters.flush(10)
             self.report.seconds = time.perf_counter() - started
+            if self._first_poll and self._last_commit:
+                self.report.busy_seconds = self._last_commit - self._first_poll
         return self.report
 
     def _take(self, messages: list[Message]) -> None:
@@ -208,6 +217,7 @@ class EventConsumer:
             batch_id=batch_id,
         )
         written = self.sink.write(batch)
+        self._last_commit = time.perf_counter()
         self._seam("after-commit")
         self._commit_to_kafka(batch.offsets)
         report = self.report
