@@ -321,6 +321,11 @@ from music_platform import agent_cli  # noqa: E402
 app.command()(agent_cli.ask)
 app.command()(agent_cli.mcp)
 
+# Streaming (issue 10): `stream produce` and `stream consume` live in stream_cli.py.
+from music_platform import stream_cli  # noqa: E402
+
+app.add_typer(stream_cli.app, name="stream")
+
 
 def main() -> None:
     app()

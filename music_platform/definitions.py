@@ -10,6 +10,7 @@ from music_platform.defs.recommender.definitions import defs as recommender_defs
 from music_platform.defs.sources import definitions as sources
 from music_platform.defs.sources.selection import select_sources
 from music_platform.defs.staging import definitions as staging
+from music_platform.defs.streaming.definitions import defs as streaming_defs
 from music_platform.defs.warehouse.definitions import defs as warehouse_defs
 from music_platform.resources import build_resources
 from music_platform.settings import Environment, get_settings
@@ -31,6 +32,7 @@ def build_definitions() -> dg.Definitions:
             warehouse_defs,
             recommender_defs,
             agent_defs,
+            streaming_defs,
             dg.Definitions(resources=build_resources(settings), executor=executor),
         )
     )

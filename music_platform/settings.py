@@ -97,6 +97,25 @@ class SyntheticSettings(BaseSettings):
     events_per_day: int = Field(5000, ge=0)
 
 
+class KafkaSettings(BaseSettings):
+    """The Kafka broker that carries listening events (`music-platform stream ...`)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", env_file=".env", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "listen-events"
+    dead_letter_topic: str = "listen-events.dead-letter"
+    consumer_group: str = "music-platform-staging"
+    # Partitions of the events topic when `stream produce` creates it.
+    topic_partitions: int = Field(3, ge=1)
+    # A consumer batch is written when it holds this many events or is this old.
+    batch_max_events: int = Field(20_000, ge=1)
+    batch_max_seconds: float = Field(1.0, gt=0)
+    # A streamed day is handed to staging/listens this long after it ends (late events
+    # arriving later re-run the day).
+    day_close_grace_seconds: float = Field(600.0, ge=0)
+
+
 class SourceSettings(BaseSettings):
     """Credentials and local files of the real sources, under the names each API documents.
 
@@ -294,6 +313,10 @@ class Settings(BaseSettings):
     def sources(self) -> SourceSettings:
         return _source_settings()
 
+    @property
+    def kafka(self) -> KafkaSettings:
+        return _kafka_settings()
+
     def ensure_home(self) -> Path:
         """Create the data directory, or say plainly why it cannot be used."""
         home = self.home_dir
@@ -337,6 +360,11 @@ def _source_settings() -> SourceSettings:
     return _load(SourceSettings, "")
 
 
+@cache
+def _kafka_settings() -> KafkaSettings:
+    return _load(KafkaSettings, "KAFKA_")
+
+
 def _load(settings_class: type[SettingsT], prefix: str) -> SettingsT:
     try:
         return settings_class()
@@ -364,5 +392,6 @@ def clear_settings_cache() -> None:
         _snowflake_settings,
         _synthetic_settings,
         _source_settings,
+        _kafka_settings,
     ):
         cached.cache_clear()

@@ -82,13 +82,22 @@ def _reads_all_days(graph: dg.AssetGraph) -> set[dg.AssetKey]:
 
 
 def _with_condition(
-    spec: dg.AssetSpec, driven_elsewhere: set[dg.AssetKey], reads_all_days: set[dg.AssetKey]
+    spec: dg.AssetSpec,
+    driven_elsewhere: set[dg.AssetKey],
+    reads_all_days: set[dg.AssetKey],
+    externally_fed: set[dg.AssetKey],
 ) -> dg.AssetSpec:
     # Owners' own conditions win; daily sources run on the schedule, file sources on the sensor.
     if spec.automation_condition is not None or spec.key in driven_elsewhere:
         return spec
     if spec.key in reads_all_days:
         return spec.replace_attributes(automation_condition=FOLLOW_DAILY_PARENTS)
+    fed_from_outside = {dep.asset_key for dep in spec.deps} & externally_fed
+    if fed_from_outside:
+        # An external parent (the Kafka stream) updates all the time; its sensor requests
+        # the days it completes, so its updates alone do not rerun the child.
+        follow = FOLLOW_PARENTS.ignore(dg.AssetSelection.assets(*fed_from_outside))
+        return spec.replace_attributes(automation_condition=follow)
     if list(spec.deps):
         return spec.replace_attributes(automation_condition=FOLLOW_PARENTS)
     return spec.replace_attributes(automation_condition=REFRESH_DAILY)
@@ -289,11 +298,14 @@ def with_automation(defs: dg.Definitions) -> dg.Definitions:
     scheduled = daily_sources(graph)
     driven_elsewhere = file_driven | set(scheduled)
     reads_all_days = _reads_all_days(graph)
+    externally_fed = set(graph.get_all_asset_keys()) - set(graph.materializable_asset_keys)
     with warnings.catch_warnings():
         # `Definitions.map_asset_specs` is marked preview; the replacement is the documented way.
         warnings.simplefilter("ignore", dg.PreviewWarning)
         automated = defs.map_asset_specs(
-            func=lambda spec: _with_condition(spec, driven_elsewhere, reads_all_days)
+            func=lambda spec: _with_condition(
+                spec, driven_elsewhere | externally_fed, reads_all_days, externally_fed
+            )
         )
     daily_job = dg.define_asset_job(
         DAILY_JOB_NAME,

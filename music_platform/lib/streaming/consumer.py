@@ -1,0 +1,284 @@
+"""Consume listening events from Kafka into staging, exactly once.
+
+Each batch (bounded in events and age) is validated against the event schema; valid events,
+rejects and the partitions' next offsets are written in one staging transaction (see sink.py).
+On every assignment the consumer seeks to the offsets stored there, not Kafka's committed ones,
+so a consumer killed at any point resumes exactly after the last committed batch. Offsets are
+also committed to Kafka after the database commit, for tools that watch group lag.
+
+An invalid event (malformed JSON, unknown schema_version, a missing or bad field) goes to the
+dead-letter topic with its reason in a header, and to the rejects table with its offset; its
+offset advances like any other, so a poison message never blocks its partition. The
+dead-letter topic is written before the batch commits: it may hold a copy twice after a crash,
+the rejects table never does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from music_platform.lib.events import ListenEvent, decode_event, events_frame
+from music_platform.lib.streaming.kafka import (
+    FAST_GROUP_SETTINGS,
+    StreamingError,
+    client_config,
+    topic_partitions,
+    unreachable,
+)
+from music_platform.lib.streaming.sink import EventSink, FaultSeam, StreamBatch, rejects_frame
+from music_platform.settings import KafkaSettings
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+_POLL_SECONDS = 0.2
+_MAX_MESSAGES_PER_POLL = 10_000
+
+
+@dataclass
+class ConsumeReport:
+    received: int = 0
+    staged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    late: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    # From the poll that returned the first event to the last batch's commit: the time spent
+    # consuming, without the group join before it or the idle wait after it.
+    busy_seconds: float = 0.0
+    assigned: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Buffer:
+    events: list[ListenEvent] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    rejects: list[tuple[str, str, str]] = field(default_factory=list)
+    dead: list[tuple[Message, str]] = field(default_factory=list)
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    started: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.rejects)
+
+
+class EventConsumer:
+    """One member of a consumer group landing the events topic into an `EventSink`.
+
+    `fault` is a seam for tests: called with "before-write", "rows-written" (inside the
+    transaction, before the offsets) and "after-commit" around every batch.
+    """
+
+    def __init__(
+        self,
+        sink: EventSink,
+        settings: KafkaSettings,
+        *,
+        group: str | None = None,
+        topic: str | None = None,
+        fault: FaultSeam | None = None,
+    ) -> None:
+        self.sink = sink
+        self.settings = settings
+        self.group = group or settings.consumer_group
+        self.topic = topic or settings.topic
+        self._fault = fault
+        sink._fault = fault
+        self.report = ConsumeReport()
+        self._buffer = _Buffer()
+        self._consumer: Consumer | None = None
+        self._dead_letters: Producer | None = None
+        self._first_poll = 0.0
+        self._last_commit = 0.0
+
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        idle_seconds: float | None = None,
+        max_events: int | None = None,
+        on_batch: Callable[[ConsumeReport], None] | None = None,
+    ) -> ConsumeReport:
+        """Consume until `stop` is set, `max_events` were received, or nothing arrived for
+        `idle_seconds` (counted once partitions are assigned)."""
+        from confluent_kafka import Consumer, Producer
+
+        stop = stop or threading.Event()
+        consumer = Consumer(
+            client_config(
+                self.settings,
+                **{
+                    "group.id": self.group,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "enable.partition.eof": False,
+                    **FAST_GROUP_SETTINGS,
+                },
+            )
+        )
+        self._consumer = consumer
+        self._dead_letters = Producer(client_config(self.settings, **{"linger.ms": 5}))
+        started = last_message = time.perf_counter()
+        try:
+            topic_partitions(consumer, self.settings, self.topic)
+            self.sink.ensure_tables()
+            consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+            while not stop.is_set():
+                # Never read past the batch bound: batches (and memory) stay that size.
+                limit = min(
+                    _MAX_MESSAGES_PER_POLL, self.settings.batch_max_events - len(self._buffer)
+                )
+                if max_events is not None:
+                    limit = min(
+                        limit, max(max_events - self.report.received - len(self._buffer), 1)
+                    )
+                polled = time.perf_counter()
+                messages = consumer.consume(num_messages=limit, timeout=_POLL_SECONDS)
+                now = time.perf_counter()
+                if messages:
+                    self._first_poll = self._first_poll or polled
+                    last_message = now
+                    self._take(messages)
+                if self._buffer and (
+                    len(self._buffer) >= self.settings.batch_max_events
+                    or now - self._buffer.started >= self.settings.batch_max_seconds
+                    or (
+                        max_events is not None
+                        and self.report.received + len(self._buffer) >= max_events
+                    )
+                ):
+                    self._flush()
+                    if on_batch:
+                        on_batch(self.report)
+                if max_events is not None and self.report.received >= max_events:
+                    break
+                if not self.report.assigned:
+                    last_message = now
+                elif idle_seconds is not None and now - last_message >= idle_seconds:
+                    break
+            self._flush()
+        finally:
+            consumer.close()
+            self._dead_letters.flush(10)
+            self.report.seconds = time.perf_counter() - started
+            if self._first_poll and self._last_commit:
+                self.report.busy_seconds = self._last_commit - self._first_poll
+        return self.report
+
+    def _take(self, messages: list[Message]) -> None:
+        from confluent_kafka import KafkaError
+
+        buffer = self._buffer
+        if not buffer:
+            buffer.started = time.perf_counter()
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
+                    raise unreachable(self.settings, error.str())
+                raise StreamingError(f"consuming {self.topic!r} failed: {error.str()}")
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            decoded = decode_event(message.value())
+            if isinstance(decoded, ListenEvent):
+                buffer.events.append(decoded)
+                buffer.partitions.append(partition)
+                buffer.offsets.append(offset)
+            else:
+                raw = message.value() or b""
+                record = raw.decode("utf-8", errors="replace")
+                buffer.rejects.append((_position(message), decoded, record))
+                buffer.dead.append((message, decoded))
+            buffer.next_offsets[(topic, partition)] = offset + 1
+
+    def _flush(self) -> None:
+        buffer = self._buffer
+        if not buffer.next_offsets:
+            return
+        self._seam("before-write")
+        self._dead_letter(buffer.dead)
+        events = events_frame(buffer.events, partitions=buffer.partitions, offsets=buffer.offsets)
+        batch_id = str(uuid.uuid4())
+        batch = StreamBatch(
+            events=events,
+            rejects=rejects_frame(buffer.rejects, batch_id=batch_id),
+            source=f"kafka:{self.topic}",
+            offsets=dict(buffer.next_offsets),
+            group=self.group,
+            batch_id=batch_id,
+        )
+        written = self.sink.write(batch)
+        self._last_commit = time.perf_counter()
+        self._seam("after-commit")
+        self._commit_to_kafka(batch.offsets)
+        report = self.report
+        report.received += batch.received
+        report.staged += written.staged
+        report.duplicates += written.duplicates
+        report.rejected += written.rejected
+        report.late += written.late
+        report.batches += 1
+        self._buffer = _Buffer()
+
+    def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
+        if not dead or self._dead_letters is None:
+            return
+        for message, reason in dead:
+            self._dead_letters.produce(
+                self.settings.dead_letter_topic,
+                value=message.value(),
+                key=message.key(),
+                headers={
+                    "reason": reason.encode(),
+                    "source": _position(message).encode(),
+                },
+            )
+        if self._dead_letters.flush(10):
+            raise StreamingError(
+                f"could not write {len(dead)} invalid events to the dead-letter topic "
+                f"{self.settings.dead_letter_topic!r}; nothing of this batch was staged"
+            )
+
+    def _commit_to_kafka(self, offsets: dict[tuple[str, int], int]) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        if self._consumer is None:
+            return
+        # Informational only: staging holds the offsets that count.
+        with contextlib.suppress(KafkaException):
+            self._consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                asynchronous=True,
+            )
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        stored = self.sink.offsets(self.group, self.topic)
+        for partition in partitions:
+            partition.offset = stored.get(partition.partition, OFFSET_BEGINNING)
+        self.report.assigned = sorted(p.partition for p in partitions)
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Stage what was read before the partitions move, so the next owner starts after it.
+        self._flush()
+        self.report.assigned = []
+        consumer.unassign()
+
+    def _seam(self, point: str) -> None:
+        if self._fault is not None:
+            self._fault(point)
+
+
+def _position(message: Message) -> str:
+    return f"{message.topic()}/{message.partition()}/{message.offset()}"

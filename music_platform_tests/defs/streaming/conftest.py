@@ -1,0 +1,3 @@
+"""The session broker of the streaming tests."""
+
+from music_platform_tests.lib.streaming.conftest import broker  # noqa: F401

@@ -1,0 +1,98 @@
+"""Streamed events reach fct_listens with no manual step: the batch run stages a day, events for
+that day arrive through Kafka, and the sensor's run adds exactly them to the day's facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from music_platform.definitions import build_definitions
+from music_platform.defs.sources.synthetic import synthetic_config
+from music_platform.defs.streaming.assets import CHECK_NAME, STREAM_KEY
+from music_platform.defs.streaming.sensor import closed_days, streamed_days_sensor
+from music_platform.lib.staging import DuckDBStagingStore
+from music_platform.lib.streaming.consumer import EventConsumer
+from music_platform.lib.streaming.kafka import ensure_topic
+from music_platform.lib.streaming.producer import produce, synthetic_events
+from music_platform.lib.streaming.sink import event_sink
+from music_platform.settings import get_settings
+from music_platform_tests.platform_env import applied, platform_environment, run_cli
+
+STREAMED = 1_500
+
+
+def test_closed_days_waits_for_the_day_to_end_and_reruns_a_day_that_grew() -> None:
+    now = dt.datetime(2026, 12, 5, 0, 20, tzinfo=dt.UTC)
+    counts = {"2026-12-03": 10, "2026-12-04": 5, "2026-12-05": 1}
+    assert closed_days(counts, {}, now, grace=600) == {"2026-12-03": 10, "2026-12-04": 5}
+    assert closed_days(counts, {}, now, grace=3600) == {"2026-12-03": 10}
+    assert closed_days(counts, {"2026-12-03": 10, "2026-12-04": 4}, now, 600) == {"2026-12-04": 5}
+
+
+@pytest.mark.slow
+def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, broker: str) -> None:
+    home = tmp_path / "home"
+    env = platform_environment(
+        home,
+        KAFKA_BOOTSTRAP_SERVERS=broker,
+        KAFKA_TOPIC="e2e-events",
+        KAFKA_DEAD_LETTER_TOPIC="e2e-events.dead-letter",
+        KAFKA_DAY_CLOSE_GRACE_SECONDS="0",
+    )
+    batch = run_cli("run", "--days", "1", env=env, cwd=tmp_path)
+    assert batch.returncode == 0, batch.stdout + batch.stderr
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    batch_rows = _facts(home, day)
+    assert batch_rows > 0
+
+    with applied(env):
+        settings = get_settings()
+        ensure_topic(settings.kafka, settings.kafka.topic, 3)
+        # A day of the same world's listening, replayed over `day`.
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+        as_of = dt.date.fromisoformat(settings.partitions_start)
+        produce(
+            synthetic_events(synthetic_config(), count=STREAMED, as_of=as_of, now=midnight),
+            settings.kafka,
+        )
+        sink = event_sink(DuckDBStagingStore(settings.staging_path))
+        report = EventConsumer(sink, settings.kafka).run(idle_seconds=2)
+        assert report.staged == STREAMED
+
+        defs = build_definitions()
+        instance = dg.DagsterInstance.ephemeral()
+        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        result = streamed_days_sensor(context)
+        assert [request.partition_key for request in result.run_requests] == [day.isoformat()]
+        [observed, check] = result.asset_events
+        assert observed.asset_key == STREAM_KEY
+        assert observed.metadata["dagster/row_count"].value == STREAMED
+        assert check.check_name == CHECK_NAME
+
+        request = result.run_requests[0]
+        assert dg.AssetKey("fct_listens") in request.asset_selection
+        run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance,
+            partition_key=request.partition_key,
+            asset_selection=request.asset_selection,
+        )
+        assert run.success
+
+        # Nothing new: the next tick requests nothing.
+        again = streamed_days_sensor(
+            dg.build_sensor_context(instance=instance, definitions=defs, cursor=result.cursor)
+        )
+        assert again.run_requests == []
+    assert _facts(home, day) == batch_rows + STREAMED
+
+
+def _facts(home: Path, day: dt.date) -> int:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as warehouse:
+        [(rows,)] = warehouse.execute(
+            "SELECT count(*) FROM analytics.fct_listens WHERE listened_at::date = ?", [day]
+        ).fetchall()
+    return int(rows)

@@ -1,0 +1,199 @@
+"""Events through a real broker into real DuckDB and PostgreSQL staging: exact counts, reruns,
+poison messages, late events, a rebalance between two consumers, and one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from music_platform.lib.events import LISTEN_EVENTS
+from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
+from music_platform.lib.streaming.consumer import EventConsumer
+from music_platform.lib.streaming.kafka import StreamingError
+from music_platform.lib.streaming.producer import produce, synthetic_events
+from music_platform.lib.streaming.sink import EventSink, event_sink
+from music_platform.lib.synthetic import SyntheticConfig
+from music_platform.settings import KafkaSettings
+from music_platform_tests.fixtures.tansu import free_port
+
+WORLD = SyntheticConfig(seed=7, users=60, artists=40, tracks=400)
+AS_OF = dt.date(2024, 1, 1)
+IDLE = 2.0
+
+
+def produce_synthetic(kafka: KafkaSettings, count: int, seed: int = 7) -> None:
+    config = SyntheticConfig(seed=seed, users=60, artists=40, tracks=400)
+    produce(synthetic_events(config, count=count, as_of=AS_OF), kafka)
+
+
+def send_raw(kafka: KafkaSettings, values: list[bytes], key: bytes = b"u1") -> None:
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    for value in values:
+        producer.produce(kafka.topic, value=value, key=key)
+    assert producer.flush(10) == 0
+
+
+def event(event_id: str, played_at: str, **fields: object) -> bytes:
+    body = {
+        "event_id": event_id,
+        "user_id": "u1",
+        "track_id": "t1",
+        "played_at": played_at,
+        "ms_played": 1000,
+        **fields,
+    }
+    return json.dumps(body).encode()
+
+
+def consume(sink: EventSink, kafka: KafkaSettings, **options: object):
+    return EventConsumer(sink, kafka, **options).run(idle_seconds=IDLE)
+
+
+def test_produce_then_consume_stages_exactly_n_and_a_rerun_adds_nothing(
+    sink: EventSink, kafka: KafkaSettings
+) -> None:
+    produce_synthetic(kafka, 3_000)
+    first = consume(sink, kafka)
+    assert (first.received, first.staged, first.duplicates) == (3_000, 3_000, 0)
+    assert sink.stats().rows == 3_000
+    assert sum(sink.offsets(kafka.consumer_group, kafka.topic).values()) == 3_000
+
+    # The same seed on the same day sends the same events again: staged once.
+    produce_synthetic(kafka, 3_000)
+    second = consume(sink, kafka)
+    assert (second.received, second.staged, second.duplicates) == (3_000, 0, 3_000)
+    stats = sink.stats()
+    assert stats.rows == 3_000
+    assert stats.duplicates == 3_000
+
+    # A new group replays the topic from the start: still nothing doubles.
+    replay = consume(sink, kafka, group=f"{kafka.consumer_group}-replay")
+    assert (replay.received, replay.staged) == (6_000, 0)
+    assert sink.stats().rows == 3_000
+
+
+def test_poison_messages_are_dead_lettered_with_reasons_and_never_block(
+    sink: EventSink, kafka: KafkaSettings, store: DuckDBStagingStore | PostgresStagingStore
+) -> None:
+    send_raw(
+        kafka,
+        [
+            event("ok-1", "2026-11-30T10:00:00Z"),
+            b"{not json",
+            event("v9", "2026-11-30T10:00:00Z", schema_version=9),
+            json.dumps({"event_id": "no-user", "track_id": "t", "ms_played": 1}).encode(),
+            event("naive", "2026-11-30T10:00:00"),
+            event("ok-2", "2026-11-30T11:00:00+01:00"),
+        ],
+    )
+    report = consume(sink, kafka)
+    assert (report.staged, report.rejected) == (2, 4)
+
+    rejects = store.rejects(LISTEN_EVENTS.name)
+    reasons = " | ".join(rejects["reason"].to_list())
+    assert rejects.height == 4
+    assert "malformed JSON" in reasons
+    assert "schema_version 9 is not supported" in reasons
+    assert "user_id: missing" in reasons
+    assert "played_at: Input should have timezone info" in reasons
+    assert set(rejects["record_key"].str.split("/").list.first()) == {kafka.topic}
+
+    dead = read_topic(kafka, kafka.dead_letter_topic, expected=4)
+    assert sorted(dict(m.headers())["reason"].decode()[:9] for m in dead)[0] == "malformed"
+    assert {m.value() for m in dead} >= {b"{not json"}
+
+
+def read_topic(kafka: KafkaSettings, topic: str, expected: int) -> list:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": f"reader-{topic}",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500,
+        }
+    )
+    consumer.subscribe([topic])
+    messages: list = []
+    deadline = time.monotonic() + 30
+    while len(messages) < expected and time.monotonic() < deadline:
+        messages += [m for m in consumer.consume(100, timeout=0.5) if m.error() is None]
+    consumer.close()
+    return messages
+
+
+def test_late_and_out_of_order_events_land_in_their_own_day(
+    sink: EventSink, kafka: KafkaSettings
+) -> None:
+    send_raw(
+        kafka,
+        [
+            event("today", "2026-12-03T08:00:00Z"),
+            event("two-days-late", "2026-12-01T23:59:59.999+00:00"),
+            event("yesterday-by-offset", "2026-12-03T00:30:00+02:00"),  # 2026-12-02 in UTC
+            event("duplicate", "2026-12-02T12:00:00Z"),
+            event("duplicate", "2026-12-02T12:00:00Z"),
+        ],
+    )
+    report = consume(sink, kafka)
+    assert (report.staged, report.duplicates) == (4, 1)
+    assert sink.stats().rows_by_day == {"2026-12-01": 1, "2026-12-02": 2, "2026-12-03": 1}
+    late_day = sink.read_days([dt.date(2026, 12, 1)])
+    assert late_day["event_id"].to_list() == ["two-days-late"]
+
+
+def test_two_consumers_share_the_partitions_through_a_rebalance(
+    sink: EventSink, kafka: KafkaSettings, store: DuckDBStagingStore | PostgresStagingStore
+) -> None:
+    produce_synthetic(kafka, 2_000, seed=1)
+    stop = threading.Event()
+    # The first member is slowed after each batch so the rebalance finds it mid-stream.
+    first = EventConsumer(
+        sink, kafka, fault=lambda point: point == "after-commit" and time.sleep(0.2)
+    )
+    second = EventConsumer(event_sink(store), kafka)
+    threads = [threading.Thread(target=lambda c=c: c.run(stop=stop)) for c in (first, second)]
+    threads[0].start()
+    wait_for(lambda: first.report.received >= 500)
+    threads[1].start()
+    wait_for(lambda: bool(second.report.assigned))
+    produce_synthetic(kafka, 2_000, seed=2)
+    wait_for(lambda: sink.stats().rows >= 4_000)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sink.stats().rows == 4_000
+    assert first.report.staged + second.report.staged == 4_000
+    assert first.report.duplicates + second.report.duplicates == 0
+    assert first.report.staged > 0 and second.report.staged > 0
+    assert sum(sink.offsets(kafka.consumer_group, kafka.topic).values()) == 4_000
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_unknown_topic_is_a_one_line_error(sink: EventSink, kafka: KafkaSettings) -> None:
+    with pytest.raises(StreamingError, match="topic 'nowhere' does not exist") as raised:
+        EventConsumer(sink, kafka, topic="nowhere").run(idle_seconds=1)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("store", ["duckdb"], indirect=True)
+def test_unreachable_broker_is_a_one_line_error(sink: EventSink) -> None:
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    with pytest.raises(StreamingError, match="cannot reach the Kafka broker") as raised:
+        EventConsumer(sink, settings).run(idle_seconds=1)
+    assert "KAFKA_BOOTSTRAP_SERVERS" in str(raised.value)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(StreamingError, match="cannot reach the Kafka broker"):
+        produce(synthetic_events(WORLD, count=10, as_of=AS_OF), settings)
