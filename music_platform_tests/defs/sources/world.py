@@ -190,7 +190,9 @@ def run_sources(
                 assets=build_staging_assets(staging_sources(selection)),
                 resources={
                     "staging": StagingResource(
-                        backend="duckdb", duckdb_path=str(settings.staging_path)
+                        backend=settings.staging_backend,
+                        duckdb_path=str(settings.staging_path),
+                        postgres_schema=settings.postgres.staging_schema,
                     )
                 },
             ),
