@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+# What the events file source reads from the external folder when LISTEN_EVENTS_FILE is unset.
+EVENTS_FILE_PATTERN = "*.jsonl"
 
 
 class Environment(StrEnum):
@@ -133,6 +135,8 @@ class SourceSettings(BaseSettings):
     lastfm_requests_per_second: float = Field(5.0, gt=0)
     # A Last.fm 1K-format scrobbles TSV (userid, timestamp, artist mbid, artist, track mbid, track).
     lastfm_scrobbles_file: Path | None = None
+    # Listening events as JSON lines in the streaming event schema (lib/events.py).
+    listen_events_file: Path | None = None
     spotify_client_id: str = ""
     spotify_client_secret: SecretStr = SecretStr("")
     spotify_api_base: str = ""
@@ -154,6 +158,7 @@ class SourceSettings(BaseSettings):
     @field_validator(
         "lastfm_ca_file",
         "lastfm_scrobbles_file",
+        "listen_events_file",
         "kaggle_config_dir",
         "kaggle_tracks_csv",
         "tidytuesday_songs_csv",
@@ -248,6 +253,14 @@ class Settings(BaseSettings):
     def external_dir(self) -> Path:
         """Files dropped here are picked up by the file sensor."""
         return self.home_dir / "external"
+
+    @property
+    def listen_events_files(self) -> list[Path]:
+        """LISTEN_EVENTS_FILE, else the JSON-lines files dropped in the external folder."""
+        if self.sources.listen_events_file is not None:
+            return [self.sources.listen_events_file]
+        folder = self.external_dir
+        return sorted(folder.glob(EVENTS_FILE_PATTERN)) if folder.is_dir() else []
 
     @property
     def reconciled_dir(self) -> Path:

@@ -3,7 +3,11 @@ ones. `raw/kaggle/tracks` is always defined: the file sensor targets it."""
 
 import dagster as dg
 
-from music_platform.defs.sources.files import raw_lastfm_1k_scrobbles, raw_tidytuesday_songs
+from music_platform.defs.sources.files import (
+    raw_lastfm_1k_scrobbles,
+    raw_listen_events_file,
+    raw_tidytuesday_songs,
+)
 from music_platform.defs.sources.kaggle import raw_kaggle_tracks
 from music_platform.defs.sources.lastfm import raw_lastfm_day
 from music_platform.defs.sources.reconciliation import build_track_identity
@@ -22,7 +26,11 @@ def build_defs(selection: SourceSelection) -> dg.Definitions:
         assets += [raw_synthetic_catalogue, raw_synthetic_users, raw_synthetic_listens]
     else:
         assets.append(
-            raw_lastfm_day if selection.listens is ListensSource.LASTFM else raw_lastfm_1k_scrobbles
+            {
+                ListensSource.LASTFM: raw_lastfm_day,
+                ListensSource.LASTFM_FILE: raw_lastfm_1k_scrobbles,
+                ListensSource.EVENTS_FILE: raw_listen_events_file,
+            }[selection.listens]
         )
         assets.append(build_track_identity(selection))
     if selection.spotify:

@@ -1,5 +1,9 @@
-"""Public dataset files as sources: Last.fm 1K-format scrobbles (LASTFM_SCROBBLES_FILE) for
+"""Public dataset files as sources: Last.fm 1K-format scrobbles (LASTFM_SCROBBLES_FILE) or a
+listening-events file (LISTEN_EVENTS_FILE, or *.jsonl dropped in the external folder) for
 listening, and TidyTuesday's spotify_songs (TIDYTUESDAY_SONGS_CSV) for the catalogue.
+
+An events file's lines land unchanged, each on its played_at UTC day; every line is first
+decoded and validated as a streamed event is (`lib.sources.events_file`).
 
 Each lands as the file's rows parsed by `lib.sources.files`, with the file's path and sha256 in
 `_request`. Rows are screened first (`lib.quality.files`, checks in `quality.py`): refused rows go
@@ -27,10 +31,20 @@ from music_platform.defs.sources.landing import (
     with_landing_columns,
     write_all,
 )
-from music_platform.defs.sources.listens import LASTFM_1K_KEY, LASTFM_1K_SOURCE
+from music_platform.defs.sources.listens import (
+    EVENTS_FILE_KEY,
+    EVENTS_FILE_SOURCE,
+    LASTFM_1K_KEY,
+    LASTFM_1K_SOURCE,
+)
 from music_platform.defs.staging.resources import StagingResource
-from music_platform.lib.quality.files import ColumnsMismatchError, quality_table_name
+from music_platform.lib.quality.files import (
+    ColumnsMismatchError,
+    ScreenedFile,
+    quality_table_name,
+)
 from music_platform.lib.raw_files import raw_path, write_raw
+from music_platform.lib.sources.events_file import EVENTS_FILE_REJECTS, screen_events_file
 from music_platform.lib.sources.files import (
     SCROBBLES_FORMAT,
     SONGS_FORMAT,
@@ -58,6 +72,57 @@ def _blocked_by_columns(key: dg.AssetKey, error: Exception, *, catalogue: bool) 
     yield from screening.checks
 
 
+def _land_days(
+    context: dg.AssetExecutionContext,
+    staging: StagingResource,
+    *,
+    key: dg.AssetKey,
+    source: str,
+    entity: str,
+    rejects_table: str,
+    rows: pl.DataFrame,
+    day_of: pl.Expr,
+    screened: ScreenedFile,
+    request: dict,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Land the run's days of a screened listening file, unless a blocking check fails: then
+    the previous landing stays."""
+    settings = get_settings()
+    path = request["path"]
+    days = context.partition_keys
+    frames = {
+        (entity, day): with_landing_columns(
+            rows.filter(day_of == date.fromisoformat(day)), source, {**request, "day": day}
+        )
+        for day in days
+    }
+    landed = pl.concat(frames.values())
+    before = [raw_path(settings.raw_dir, source, entity, day) for day in days]
+    previous = [pl.read_parquet(file) for file in before if file.exists()]
+    screening = quality.evaluate(
+        key,
+        screened,
+        landed,
+        previous=pl.concat(previous, how="diagonal_relaxed") if previous else None,
+        what=f"the {entity} of {days[0]} .. {days[-1]}",
+    )
+    quality.record_rejects(staging, rejects_table, screened)
+    metadata = quality.screening_metadata(screened, screening)
+    if screening.blocked:
+        context.log.warning(f"{entity} from {path} blocked; the previous landing stays")
+        yield dg.MaterializeResult(metadata={**metadata, "source": f"file: {path}"})
+    else:
+        write_all(settings.raw_dir, source, frames)
+        context.log.info(f"landed {landed.height} {entity} from {path}")
+        yield dg.MaterializeResult(
+            metadata={
+                **landed_metadata(landed, days, source=f"file: {path}", file_rows=rows.height),
+                **metadata,
+            }
+        )
+    yield from screening.checks
+
+
 @dg.asset(
     key=LASTFM_1K_KEY,
     description=(
@@ -74,8 +139,7 @@ def _blocked_by_columns(key: dg.AssetKey, error: Exception, *, catalogue: bool) 
 def raw_lastfm_1k_scrobbles(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    settings = get_settings()
-    path = settings.sources.lastfm_scrobbles_file
+    path = get_settings().sources.lastfm_scrobbles_file
     if path is None:
         raise dg.Failure("LASTFM_SCROBBLES_FILE is not set: no scrobbles file to land")
     try:
@@ -83,41 +147,62 @@ def raw_lastfm_1k_scrobbles(
     except ColumnsMismatchError as error:
         yield from _blocked_by_columns(LASTFM_1K_KEY, error, catalogue=False)
         return
-    request = {"method": "file", "path": str(path), "sha256": sha256_of(path)}
-    days = context.partition_keys
-    frames = {
-        ("scrobbles", day): with_landing_columns(
-            rows.filter(pl.col("listened_at").dt.date() == date.fromisoformat(day)),
-            LASTFM_1K_SOURCE,
-            {**request, "day": day},
-        )
-        for day in days
-    }
-    landed = pl.concat(frames.values())
-    before = [raw_path(settings.raw_dir, LASTFM_1K_SOURCE, "scrobbles", day) for day in days]
-    previous = [pl.read_parquet(file) for file in before if file.exists()]
-    screening = quality.evaluate(
-        LASTFM_1K_KEY,
-        screened,
-        landed,
-        previous=pl.concat(previous, how="diagonal_relaxed") if previous else None,
-        what=f"the scrobbles of {days[0]} .. {days[-1]}",
+    yield from _land_days(
+        context,
+        staging,
+        key=LASTFM_1K_KEY,
+        source=LASTFM_1K_SOURCE,
+        entity="scrobbles",
+        rejects_table=quality_table_name(SCROBBLES_FORMAT),
+        rows=rows,
+        day_of=pl.col("listened_at").dt.date(),
+        screened=screened,
+        request={"method": "file", "path": str(path), "sha256": sha256_of(path)},
     )
-    quality.record_rejects(staging, quality_table_name(SCROBBLES_FORMAT), screened)
-    metadata = quality.screening_metadata(screened, screening)
-    if screening.blocked:
-        context.log.warning(f"scrobbles from {path} blocked; the previous landing stays")
-        yield dg.MaterializeResult(metadata={**metadata, "source": f"file: {path}"})
-    else:
-        write_all(settings.raw_dir, LASTFM_1K_SOURCE, frames)
-        context.log.info(f"landed {landed.height} scrobbles from {path}")
-        yield dg.MaterializeResult(
-            metadata={
-                **landed_metadata(landed, days, source=f"file: {path}", file_rows=rows.height),
-                **metadata,
-            }
+
+
+@dg.asset(
+    key=EVENTS_FILE_KEY,
+    description=(
+        "One day of the listening events in LISTEN_EVENTS_FILE (or the *.jsonl files dropped in "
+        "the external folder): JSON lines in the streaming event schema, each valid line as in "
+        "the file on its played_at UTC day; invalid lines go to the rejects table with the "
+        "reason, repeated event ids are dropped and counted."
+    ),
+    group_name="raw",
+    kinds=KINDS,
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    freshness_policy=DAILY_FRESHNESS,
+    check_specs=quality.check_specs(EVENTS_FILE_KEY, catalogue=False),
+)
+def raw_listen_events_file(
+    context: dg.AssetExecutionContext, staging: StagingResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    settings = get_settings()
+    paths = settings.listen_events_files
+    if not paths:
+        raise dg.Failure(
+            f"LISTEN_EVENTS_FILE is not set and {settings.external_dir} holds no *.jsonl file: "
+            "no listening events to land"
         )
-    yield from screening.checks
+    lines, screened = screen_events_file(paths)
+    yield from _land_days(
+        context,
+        staging,
+        key=EVENTS_FILE_KEY,
+        source=EVENTS_FILE_SOURCE,
+        entity="events",
+        rejects_table=EVENTS_FILE_REJECTS,
+        rows=lines,
+        day_of=pl.col("listen_date"),
+        screened=screened,
+        request={
+            "method": "file",
+            "path": ", ".join(map(str, paths)),
+            "sha256": ", ".join(sha256_of(path) for path in paths),
+        },
+    )
 
 
 @dg.asset(

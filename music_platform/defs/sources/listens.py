@@ -1,5 +1,6 @@
-"""Real listening, read back from raw: who heard which (artist, title) when, from either the Last.fm
-API's scrobbles or a Last.fm 1K-format file, in one shape; and its mapping to LISTENS rows."""
+"""Real listening, read back from raw: who heard which (artist, title) when, from the Last.fm
+API's scrobbles, a Last.fm 1K-format file or a listening-events file, in one shape; and its
+mapping to LISTENS rows."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ import polars as pl
 from music_platform.defs.sources import lastfm
 from music_platform.defs.sources.landing import read_landed
 from music_platform.defs.sources.selection import ListensSource, SourceSelection
+from music_platform.lib.events import as_listens
 from music_platform.lib.raw_files import raw_path, read_raw
+from music_platform.lib.sources.events_file import decode_lines
 from music_platform.lib.sources.files import lastfm_1k_to_listens
 from music_platform.lib.sources.identity import name_id
 
 LASTFM_1K_SOURCE = "lastfm_1k"
 LASTFM_1K_KEY = dg.AssetKey(["raw", LASTFM_1K_SOURCE, "scrobbles"])
+EVENTS_FILE_SOURCE = "events_file"
+EVENTS_FILE_KEY = dg.AssetKey(["raw", EVENTS_FILE_SOURCE, "events"])
 LISTENED_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(),
     "listened_at": pl.Datetime("us", "UTC"),
@@ -32,13 +37,16 @@ LISTENED_SCHEMA: dict[str, pl.DataType] = {
 _LANDED = {
     ListensSource.LASTFM: (lastfm.SOURCE, "scrobbles"),
     ListensSource.LASTFM_FILE: (LASTFM_1K_SOURCE, "scrobbles"),
+    ListensSource.EVENTS_FILE: (EVENTS_FILE_SOURCE, "events"),
 }
 
 
 def raw_listens_key(selection: SourceSelection) -> dg.AssetKey:
-    return {ListensSource.LASTFM: lastfm.SCROBBLES_KEY, ListensSource.LASTFM_FILE: LASTFM_1K_KEY}[
-        selection.listens
-    ]
+    return {
+        ListensSource.LASTFM: lastfm.SCROBBLES_KEY,
+        ListensSource.LASTFM_FILE: LASTFM_1K_KEY,
+        ListensSource.EVENTS_FILE: EVENTS_FILE_KEY,
+    }[selection.listens]
 
 
 def _text(value: object) -> str | None:
@@ -64,9 +72,22 @@ def _from_lastfm_api(raw: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=LISTENED_SCHEMA)
 
 
+def _from_events(raw: pl.DataFrame) -> pl.DataFrame:
+    """Who listened when. An event names its track by catalogue id, as a streamed one does, so
+    it gives no (artist, title) for the identity to reconcile."""
+    events = decode_lines(raw["line"])
+    return events.select(
+        "user_id",
+        pl.col("played_at").alias("listened_at"),
+        *(pl.lit(None, pl.String).alias(c) for c in list(LISTENED_SCHEMA)[2:]),
+    )
+
+
 def _listened(selection: SourceSelection, raw: pl.DataFrame) -> pl.DataFrame:
     if selection.listens is ListensSource.LASTFM:
         return _from_lastfm_api(raw)
+    if selection.listens is ListensSource.EVENTS_FILE:
+        return _from_events(raw)
     return raw.select([pl.col(c).cast(t) for c, t in LISTENED_SCHEMA.items()])
 
 
@@ -82,6 +103,13 @@ def listened_so_far(selection: SourceSelection, raw_dir: Path) -> pl.DataFrame:
     if raw is None:
         return pl.DataFrame(schema=LISTENED_SCHEMA)
     return _listened(selection, raw)
+
+
+def events_listens(raw_dir: Path, partition_key: str) -> pl.DataFrame:
+    """One landed day of a listening-events file as LISTENS rows: the events' own ids, tracks
+    and durations."""
+    raw = read_raw(raw_path(raw_dir, EVENTS_FILE_SOURCE, "events", partition_key))
+    return as_listens(decode_lines(raw["line"]))
 
 
 def _named(*names: str | None) -> str:

@@ -16,6 +16,7 @@ import polars as pl
 
 from music_platform.defs.sources import synthetic
 from music_platform.defs.sources.listens import (
+    events_listens,
     listened,
     listened_so_far,
     raw_listens_key,
@@ -84,6 +85,8 @@ def _users(selection: SourceSelection) -> Reader:
 def _listens(selection: SourceSelection) -> Reader:
     def read(partition_key: str | None) -> tuple[pl.DataFrame, str]:
         settings = get_settings()
+        if selection.listens is ListensSource.EVENTS_FILE:
+            return events_listens(settings.raw_dir, partition_key or ""), selection.listens.value
         identity_path = reconciled_path(settings, "track_identity")
         track_ids = pl.read_parquet(identity_path) if identity_path.exists() else None
         day = listened(selection, settings.raw_dir, partition_key or "")

@@ -1,7 +1,8 @@
 """Which source feeds each entity, decided once from the settings and explained in metadata.
 
 - listens (and the users who made them): the Last.fm API when LASTFM_API_KEY and LASTFM_USERS
-  are set, else a Last.fm 1K-format file (LASTFM_SCROBBLES_FILE), else synthetic.
+  are set, else a listening-events file (LISTEN_EVENTS_FILE, or JSON lines dropped in the
+  external folder), else a Last.fm 1K-format file (LASTFM_SCROBBLES_FILE), else synthetic.
 - tracks and artists: synthetic listening draws from the synthetic catalogue. Real listening
   gets a catalogue reconciled from every real source: Spotify (when its keys are set) resolves
   what was heard, then Kaggle and TidyTuesday rows, then Last.fm's own track and artist info.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from music_platform.settings import Settings, SettingsError, SourceMode
 
@@ -24,6 +26,7 @@ class ListensSource(StrEnum):
     SYNTHETIC = "synthetic"
     LASTFM = "lastfm"  # the Last.fm API, for LASTFM_USERS
     LASTFM_FILE = "lastfm_1k"  # a Last.fm 1K-format scrobbles file
+    EVENTS_FILE = "events_file"  # JSON lines in the streaming event schema
 
 
 @dataclass(frozen=True)
@@ -82,23 +85,43 @@ def _forced_live(settings: Settings) -> SourceSelection:
     )
 
 
+def _file_listens(settings: Settings) -> tuple[ListensSource, str, Path, str] | None:
+    """The listens file to read: its source, setting, (first) path and why. An events file wins
+    over a scrobbles file."""
+    sources = settings.sources
+    events = settings.listen_events_files
+    if events:
+        named = "LISTEN_EVENTS_FILE" if sources.listen_events_file else "the external folder"
+        reason = f"listens from events in {named}: {', '.join(map(str, events))}"
+        if sources.lastfm_scrobbles_file is not None:
+            reason += "; LASTFM_SCROBBLES_FILE is not read while an events file is given"
+        return ListensSource.EVENTS_FILE, "LISTEN_EVENTS_FILE", events[0], reason
+    path = sources.lastfm_scrobbles_file
+    if path is not None:
+        reason = f"listens from LASTFM_SCROBBLES_FILE={path}"
+        return ListensSource.LASTFM_FILE, "LASTFM_SCROBBLES_FILE", path, reason
+    return None
+
+
 def _forced_files(settings: Settings) -> SourceSelection:
-    path = settings.sources.lastfm_scrobbles_file
-    if path is None:
+    chosen = _file_listens(settings)
+    if chosen is None:
         raise SettingsError(
             "MUSIC_PLATFORM_SOURCE=files needs LASTFM_SCROBBLES_FILE (a Last.fm 1K-format "
-            "scrobbles TSV); tracks come from KAGGLE_TRACKS_CSV, TIDYTUESDAY_SONGS_CSV or "
-            f"Kaggle-format files in {settings.external_dir}."
+            "scrobbles TSV) or LISTEN_EVENTS_FILE (JSON-lines listening events, or *.jsonl "
+            f"files in {settings.external_dir}); tracks come from KAGGLE_TRACKS_CSV, "
+            f"TIDYTUESDAY_SONGS_CSV or Kaggle-format files in {settings.external_dir}."
         )
+    listens, setting, path, reason = chosen
     if not path.is_file():
-        raise SettingsError(f"LASTFM_SCROBBLES_FILE={path} does not exist or is not a file.")
+        raise SettingsError(f"{setting}={path} does not exist or is not a file.")
     return SourceSelection(
         mode=SourceMode.FILES,
-        listens=ListensSource.LASTFM_FILE,
+        listens=listens,
         spotify=False,
         kaggle_download=False,
         tidytuesday=settings.sources.tidytuesday_songs_csv is not None,
-        reasons=(f"files forced: listens from {path}, catalogue from local files",),
+        reasons=(f"files forced: {reason}, catalogue from local files",),
     )
 
 
@@ -111,9 +134,10 @@ def _auto(settings: Settings) -> SourceSelection:
     else:
         if sources.has_lastfm_key:
             reasons.append("LASTFM_API_KEY is set but LASTFM_USERS is empty")
-        if sources.lastfm_scrobbles_file is not None:
-            listens = ListensSource.LASTFM_FILE
-            reasons.append(f"listens from LASTFM_SCROBBLES_FILE={sources.lastfm_scrobbles_file}")
+        chosen = _file_listens(settings)
+        if chosen is not None:
+            listens, _, _, reason = chosen
+            reasons.append(reason)
         else:
             listens = ListensSource.SYNTHETIC
             reasons.append("no Last.fm keys or scrobbles file: synthetic listens and catalogue")
