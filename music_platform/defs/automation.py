@@ -8,7 +8,9 @@
   UTC (`REFRESH_DAILY`) so their freshness policy holds; the file source waits for its sensor.
   Assets whose owners set a condition keep it.
 - `external_files_sensor` lands a file dropped in `$MUSIC_PLATFORM_HOME/external/` through the
-  file source and everything downstream of it, once per distinct file content.
+  file source and everything downstream of it, once per distinct file content;
+  `external_events_files_sensor` does the same for JSON-lines listening events, for the days the
+  new file holds.
 - `record_run_failures` appends every failed run to `$MUSIC_PLATFORM_HOME/ops/run_failures.jsonl`
   (read by `music-platform status`) and logs it on the sensor's tick in the UI.
 """
@@ -25,9 +27,15 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from music_platform.defs.partitions import daily_partitions
-from music_platform.settings import Settings, get_settings
+from music_platform.defs.sources.listens import EVENTS_FILE_KEY
+from music_platform.lib.sources.events_file import days_held
+from music_platform.settings import EVENTS_FILE_PATTERN, Settings, get_settings
 
 # The Kaggle tracks file source, built in defs/sources; the file sensor lands files through it.
 KAGGLE_TRACKS_KEY = dg.AssetKey(["raw", "kaggle", "tracks"])
@@ -119,7 +127,11 @@ def _sha256(path: Path) -> str:
 
 
 def scan_external_files(
-    folder: Path, seen: dict[str, FileFingerprint], *, now: float | None = None
+    folder: Path,
+    seen: dict[str, FileFingerprint],
+    *,
+    now: float | None = None,
+    pattern: str = EXTERNAL_FILE_PATTERN,
 ) -> tuple[dict[str, FileFingerprint], list[str]]:
     """Fingerprint the settled files `folder` holds that the file source reads; return them and
     the names whose content is new. A file is hashed only when its size or mtime moved, so an
@@ -127,7 +139,7 @@ def scan_external_files(
     now = time.time() if now is None else now
     current: dict[str, FileFingerprint] = {}
     changed: list[str] = []
-    paths = sorted(folder.glob(EXTERNAL_FILE_PATTERN)) if folder.is_dir() else []
+    paths = sorted(folder.glob(pattern)) if folder.is_dir() else []
     for path in paths:
         if not path.is_file():
             continue
@@ -161,10 +173,14 @@ def build_external_files_sensor(
     asset_key: dg.AssetKey = KAGGLE_TRACKS_KEY,
     *,
     name: str = "external_files_sensor",
+    pattern: str = EXTERNAL_FILE_PATTERN,
+    by_days_held: bool = False,
     minimum_interval_seconds: int = FILE_SENSOR_INTERVAL_SECONDS,
 ) -> dg.SensorDefinition:
-    """Request `asset_key` and everything downstream of it when a file in the external folder is
-    new or its content changed. The cursor maps file name -> mtime, size and sha256."""
+    """Request `asset_key` and everything downstream of it when a file in the external folder
+    matching `pattern` is new or its content changed. The cursor maps file name -> mtime, size
+    and sha256. `by_days_held`: the run covers the days the new events files hold (one range),
+    not the latest day."""
     selection = dg.AssetSelection.assets(asset_key).downstream()
 
     @dg.sensor(
@@ -179,7 +195,7 @@ def build_external_files_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         folder = get_settings().external_dir
-        files, changed = scan_external_files(folder, _load_cursor(context.cursor))
+        files, changed = scan_external_files(folder, _load_cursor(context.cursor), pattern=pattern)
         cursor = _dump_cursor(files)
         if not changed:
             if cursor != (context.cursor or "{}"):
@@ -191,6 +207,19 @@ def build_external_files_sensor(
         # Daily descendants (facts built from the new catalogue) are rebuilt for the latest day;
         # older days follow when they are backfilled.
         partition_key = daily_partitions.get_last_partition_key() if partitioned else None
+        tags = {"music_platform/external_files": ",".join(changed)[:200]}
+        if by_days_held:
+            partitions = set(daily_partitions.get_partition_keys())
+            days = sorted(set(days_held([folder / n for n in changed])) & partitions)
+            if not days:
+                return dg.SensorResult(
+                    cursor=cursor, skip_reason=f"{', '.join(changed)}: no event on a partition day"
+                )
+            partition_key = None
+            tags |= {
+                ASSET_PARTITION_RANGE_START_TAG: days[0],
+                ASSET_PARTITION_RANGE_END_TAG: days[-1],
+            }
         run_key = hashlib.sha256(
             json.dumps({n: asdict(files[n]) for n in changed}, sort_keys=True).encode()
         ).hexdigest()[:32]
@@ -201,7 +230,7 @@ def build_external_files_sensor(
                     run_key=run_key,
                     asset_selection=targets,
                     partition_key=partition_key,
-                    tags={"music_platform/external_files": ",".join(changed)[:200]},
+                    tags=tags,
                 )
             ],
             cursor=cursor,
@@ -295,6 +324,7 @@ def with_automation(defs: dg.Definitions) -> dg.Definitions:
     """`defs` with automation conditions on its assets, plus the schedule and sensors."""
     graph = defs.resolve_asset_graph()
     file_driven = {KAGGLE_TRACKS_KEY} & set(graph.materializable_asset_keys)
+    events_driven = {EVENTS_FILE_KEY} & set(graph.materializable_asset_keys)
     scheduled = daily_sources(graph)
     driven_elsewhere = file_driven | set(scheduled)
     reads_all_days = _reads_all_days(graph)
@@ -325,6 +355,15 @@ def with_automation(defs: dg.Definitions) -> dg.Definitions:
     ]
     if file_driven:
         sensors.append(build_external_files_sensor(KAGGLE_TRACKS_KEY))
+    if events_driven:
+        sensors.append(
+            build_external_files_sensor(
+                EVENTS_FILE_KEY,
+                name="external_events_files_sensor",
+                pattern=EVENTS_FILE_PATTERN,
+                by_days_held=True,
+            )
+        )
     return dg.Definitions.merge(
         automated,
         dg.Definitions(

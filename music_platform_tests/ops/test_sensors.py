@@ -8,9 +8,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from music_platform.defs import automation
 from music_platform.defs.partitions import daily_partitions
+from music_platform.defs.sources.listens import EVENTS_FILE_KEY
 from music_platform.settings import get_settings
 from music_platform.status import recent_run_failures
 from music_platform_tests.platform_env import applied, platform_environment
@@ -131,6 +136,51 @@ def test_file_sensor_requests_the_file_source_and_downstream_once(home: Path) ->
         assert result.success
         landed = result.asset_materializations_for_node("raw__kaggle__tracks")
         assert landed[0].metadata["files"].value == ["tracks.csv"]
+
+
+def _event_line(event_id: str, played_at: str) -> str:
+    fields = {"user_id": "u", "track_id": "t", "ms_played": 1000}
+    return json.dumps({"event_id": event_id, "played_at": played_at, **fields})
+
+
+def test_events_sensor_requests_the_days_a_dropped_jsonl_holds(home: Path) -> None:
+    @dg.asset(
+        key=EVENTS_FILE_KEY,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def raw_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"days": context.partition_keys})
+
+    defs = automation.with_automation(dg.Definitions(assets=[raw_events]))
+    sensor = defs.get_sensor_def("external_events_files_sensor")
+    external = get_settings().external_dir
+    with dg.instance_for_test() as instance:
+        _drop(external, "tracks.csv", "track_id\nt1\n")  # the catalogue sensor's, not this one's
+        idle = _tick(sensor, defs, instance, None)
+        assert not idle.run_requests
+
+        lines = [
+            _event_line("e1", "2024-03-03T10:00:00Z"),
+            "not an event",  # rejected when it lands; it holds no day
+            _event_line("e2", "2024-03-01T23:59:59-01:00"),  # 2024-03-02 in UTC
+        ]
+        _drop(external, "listening.jsonl", "\n".join(lines) + "\n")
+        first = _tick(sensor, defs, instance, idle.cursor)
+        (request,) = first.run_requests
+        assert request.partition_key is None
+        assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-03-02"
+        assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-03-03"
+        assert request.tags["music_platform/external_files"] == "listening.jsonl"
+        assert not _tick(sensor, defs, instance, first.cursor).run_requests
+
+        # What the sensor asks for runs as one run over those days.
+        result = defs.resolve_job_def(sensor.job_name).execute_in_process(
+            instance=instance, tags=request.tags
+        )
+        assert result.success
+        landed = result.asset_materializations_for_node("raw__events_file__events")
+        assert landed[0].metadata["days"].value == ["2024-03-02", "2024-03-03"]
 
 
 def test_failed_runs_are_recorded_where_status_reads_them(home: Path) -> None:

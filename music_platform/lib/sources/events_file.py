@@ -89,3 +89,9 @@ def decode_lines(lines: pl.Series) -> pl.DataFrame:
             raise ValueError(f"a landed event no longer decodes: {decoded}: {line[:200]}")
         events.append(decoded)
     return events_frame(events)
+
+
+def days_held(paths: Sequence[Path]) -> list[str]:
+    """The UTC days of the valid events in `paths`, sorted."""
+    lines, _ = screen_events_file(paths)
+    return sorted(str(day) for day in lines["listen_date"].unique())
