@@ -21,6 +21,7 @@ UNSET = {
         "LASTFM_API_KEY",
         "LASTFM_USERS",
         "LASTFM_SCROBBLES_FILE",
+        "LISTEN_EVENTS_FILE",
         "SPOTIFY_CLIENT_ID",
         "SPOTIFY_CLIENT_SECRET",
         "KAGGLE_TRACKS_CSV",
@@ -109,6 +110,33 @@ def test_forcing_files_needs_a_scrobbles_file_that_exists(tmp_path: Path) -> Non
         _select(tmp_path, MUSIC_PLATFORM_SOURCE="files")
     with pytest.raises(SettingsError, match="does not exist"):
         _select(tmp_path, MUSIC_PLATFORM_SOURCE="files", LASTFM_SCROBBLES_FILE="/no/such.tsv")
+
+
+def test_files_take_listens_from_an_events_file_first_then_dropped_jsonl(
+    tmp_path: Path,
+) -> None:
+    scrobbles, events = tmp_path / "scrobbles.tsv", tmp_path / "events.jsonl"
+    scrobbles.write_text("")
+    events.write_text("")
+    both = _select(
+        tmp_path,
+        MUSIC_PLATFORM_SOURCE="files",
+        LASTFM_SCROBBLES_FILE=str(scrobbles),
+        LISTEN_EVENTS_FILE=str(events),
+    )
+    assert both.listens is ListensSource.EVENTS_FILE
+    assert "LASTFM_SCROBBLES_FILE is not read" in both.as_metadata()["why"]
+    with pytest.raises(SettingsError, match=r"LISTEN_EVENTS_FILE=/no/such.jsonl does not exist"):
+        _select(tmp_path, MUSIC_PLATFORM_SOURCE="files", LISTEN_EVENTS_FILE="/no/such.jsonl")
+
+    external = tmp_path / "home" / "external"
+    external.mkdir(parents=True)
+    (external / "listening.jsonl").write_text("")
+    dropped = _select(tmp_path, MUSIC_PLATFORM_SOURCE="files")
+    assert dropped.listens is ListensSource.EVENTS_FILE
+    assert "events in the external folder" in dropped.as_metadata()["why"]
+    # auto: a dropped events file is real listening too
+    assert _select(tmp_path).listens is ListensSource.EVENTS_FILE
 
 
 def test_an_unknown_mode_names_the_setting(tmp_path: Path) -> None:
