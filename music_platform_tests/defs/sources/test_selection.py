@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from music_platform.defs.sources.definitions import build_defs
 from music_platform.defs.sources.selection import ListensSource, select_sources
+from music_platform.defs.staging.resources import StagingResource
 from music_platform.settings import SettingsError, get_settings
 from music_platform_tests.platform_env import applied, platform_environment, run_cli
 
@@ -35,8 +37,17 @@ def _select(tmp_path: Path, **variables: str):
         return select_sources(get_settings())
 
 
+def _defs(selection) -> dg.Definitions:
+    """The source assets, with the staging resource their file screening records rejects in
+    (Dagster refuses to resolve assets whose resources are missing)."""
+    staging = StagingResource(backend="duckdb", duckdb_path="unused.duckdb")
+    return dg.Definitions.merge(
+        build_defs(selection), dg.Definitions(resources={"staging": staging})
+    )
+
+
 def _asset_keys(selection) -> set[str]:
-    return {key.to_user_string() for key in build_defs(selection).resolve_all_asset_keys()}
+    return {key.to_user_string() for key in _defs(selection).resolve_all_asset_keys()}
 
 
 def test_without_keys_or_files_everything_is_synthetic(tmp_path: Path) -> None:
@@ -126,6 +137,8 @@ def test_files_take_listens_from_an_events_file_first_then_dropped_jsonl(
     )
     assert both.listens is ListensSource.EVENTS_FILE
     assert "LASTFM_SCROBBLES_FILE is not read" in both.as_metadata()["why"]
+    assert "raw/events_file/events" in _asset_keys(both)
+    assert "raw/lastfm_1k/scrobbles" not in _asset_keys(both)
     with pytest.raises(SettingsError, match=r"LISTEN_EVENTS_FILE=/no/such.jsonl does not exist"):
         _select(tmp_path, MUSIC_PLATFORM_SOURCE="files", LISTEN_EVENTS_FILE="/no/such.jsonl")
 
@@ -153,13 +166,15 @@ def test_run_source_live_without_keys_is_a_one_line_error(tmp_path: Path) -> Non
 
 
 def test_every_source_asset_meets_the_platform_conventions(tmp_path: Path) -> None:
-    scrobbles = tmp_path / "scrobbles.tsv"
+    scrobbles, events = tmp_path / "scrobbles.tsv", tmp_path / "events.jsonl"
     scrobbles.write_text("")
+    events.write_text("")
     for variables in (
         {**LASTFM, **SPOTIFY, "TIDYTUESDAY_SONGS_CSV": "songs.csv"},
         {"LASTFM_SCROBBLES_FILE": str(scrobbles)},
+        {"LISTEN_EVENTS_FILE": str(events)},
     ):
-        defs = build_defs(_select(tmp_path, **variables))
+        defs = _defs(_select(tmp_path, **variables))
         graph = defs.resolve_asset_graph()
         for key in graph.materializable_asset_keys:
             node = graph.get(key)
