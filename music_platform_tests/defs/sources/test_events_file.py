@@ -181,3 +181,22 @@ def test_a_jsonl_dropped_in_the_external_folder_is_read_the_same_way(tmp_path: P
     assert outcome.raw("events_file", "events", D1).height == 4
     staged = outcome.staged("SELECT COUNT(*) AS n FROM staging.staging.listens")
     assert staged["n"][0] == 4
+
+
+def test_too_many_bad_lines_block_the_file_and_keep_the_previous_landing(tmp_path: Path) -> None:
+    events = _write_events(tmp_path / "events.jsonl")
+    lenient = _environment(tmp_path / "home", {}, LISTEN_EVENTS_FILE=str(events))
+    first = run_sources(lenient, [D1], keys=[KEY])
+    assert first.success, first.failure_messages()
+    landed = first.raw("events_file", "events", D1)
+
+    strict = {**lenient, "MUSIC_PLATFORM_MAX_REJECT_RATE": "0.01"}
+    second = run_sources(strict, [D1], keys=[KEY])
+
+    assert not second.success
+    rejects = second.check(KEY, "reject_rate_within_threshold")
+    assert not rejects.passed and rejects.blocking
+    assert rejects.description.startswith("4 of 13 rows rejected (30.77%, limit 1.00%)")
+    assert "fix them in the file" in rejects.description
+    assert "not written" in second.metadata(KEY)["blocked"]
+    assert second.raw("events_file", "events", D1).equals(landed)
