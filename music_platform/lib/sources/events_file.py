@@ -3,7 +3,9 @@
 Every line goes through `decode_event`, as a streamed message does: a valid event is kept as the
 line it was (raw lands unchanged), on the UTC day of its played_at; an invalid one is rejected
 with decode_event's reason, which names the field and the value; an event id seen before is
-dropped and counted, as the stream's exactly-once landing does.
+dropped and counted, as the stream's exactly-once landing does. An event played in the future is
+rejected too: its day is no partition yet, so it would otherwise wait unseen (staging rejects
+future listens for the same reason).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from music_platform.lib.events import ListenEvent, decode_event, events_frame
-from music_platform.lib.quality.files import ScreenedFile
+from music_platform.lib.quality.files import FUTURE_SKEW, ScreenedFile
 
 EVENTS_FILE_REJECTS = "file:listen_events"
 """The `table_name` the file's rejects carry in the rejects table, as other files' do."""
@@ -40,10 +42,20 @@ def _label(reason: str) -> str:
     )
 
 
-def screen_events_file(paths: Sequence[Path]) -> tuple[pl.DataFrame, ScreenedFile]:
+def _screen(line: bytes, latest: dt.datetime) -> ListenEvent | str:
+    decoded = decode_event(line)
+    if isinstance(decoded, ListenEvent) and decoded.played_at > latest:
+        return f'played_at: in the future (got "{decoded.played_at.isoformat()}")'
+    return decoded
+
+
+def screen_events_file(
+    paths: Sequence[Path], *, now: dt.datetime | None = None
+) -> tuple[pl.DataFrame, ScreenedFile]:
     """Each valid, first-seen event's line (LINES_SCHEMA), and the screening of every line.
 
     `ScreenedFile.rows` holds the valid events as LISTEN_EVENTS columns."""
+    latest = (now or dt.datetime.now(dt.UTC)) + FUTURE_SKEW
     lines: list[tuple[str, dt.date, str]] = []
     events: list[ListenEvent] = []
     rejects: list[tuple[int, str, str, str]] = []
@@ -56,7 +68,7 @@ def screen_events_file(paths: Sequence[Path]) -> tuple[pl.DataFrame, ScreenedFil
                 text = raw.rstrip(b"\r\n")
                 if not text.strip():
                     continue  # a blank line carries no event
-                decoded = decode_event(text)
+                decoded = _screen(text, latest)
                 if isinstance(decoded, str):
                     record = text.decode("utf-8", errors="replace")
                     rejects.append((number, f"{path.name}:{number}", decoded, record))

@@ -66,6 +66,10 @@ BAD = [
         json.dumps({**_event(93, D2, LOVERMAN), "schema_version": 2}),
         "schema_version: schema_version 2 is not supported (known: 1) (got 2)",
     ),
+    (
+        json.dumps({**_event(94, D2, LOVERMAN), "played_at": "2999-01-01T00:00:00Z"}),
+        'played_at: in the future (got "2999-01-01T00:00:00+00:00")',
+    ),
 ]
 
 
@@ -105,7 +109,7 @@ def _environment(home: Path, backend: dict[str, str], **extra: str) -> dict[str,
         backend.get("env", "local"),
         MUSIC_PLATFORM_SOURCE="files",
         KAGGLE_TRACKS_CSV=str(kaggle_csv(home.parent)),
-        # Four bad lines of thirteen events: above the default limit, which would block the file.
+        # Five bad lines of fourteen events: above the default limit, which would block the file.
         MUSIC_PLATFORM_MAX_REJECT_RATE="0.5",
         **variables,
         **extra,
@@ -122,12 +126,13 @@ def test_an_events_file_is_validated_as_the_stream_and_staged_for_the_days_it_ho
 
     assert outcome.success, outcome.failure_messages()
     raw = outcome.metadata(KEY)
-    assert (raw["rejected"], raw["deduplicated"], raw["drift"]) == (4, 3, [])
+    assert (raw["rejected"], raw["deduplicated"], raw["drift"]) == (5, 3, [])
     assert raw["reject_reasons"] == {
         "malformed JSON": 1,
         "user_id: missing": 1,
         "played_at: Input should have timezone info": 1,
         "schema_version: schema_version 2 is not supported (known: 1)": 1,
+        "played_at: in the future": 1,
     }
     # Raw keeps each valid line as it was in the file, on its played_at UTC day.
     day1 = outcome.raw("events_file", "events", D1)
@@ -140,7 +145,7 @@ def test_an_events_file_is_validated_as_the_stream_and_staged_for_the_days_it_ho
         "SELECT record_key, reason, record FROM staging.rejects "
         "WHERE table_name = 'file:listen_events' ORDER BY record_key",
     )
-    assert [key for key, _, _ in rejects] == [f"events.jsonl:{n}" for n in (11, 12, 13, 14)]
+    assert [key for key, _, _ in rejects] == [f"events.jsonl:{n}" for n in (11, 12, 13, 14, 15)]
     for (_, reason, record), (line, expected) in zip(rejects, BAD, strict=True):
         assert reason.startswith(expected)
         assert record == line
@@ -177,7 +182,7 @@ def test_a_jsonl_dropped_in_the_external_folder_is_read_the_same_way(tmp_path: P
     assert outcome.success, outcome.failure_messages()
     raw = outcome.metadata(KEY)
     assert raw["source"] == f"file: {home.resolve() / 'external' / 'listening.jsonl'}"
-    assert (raw["rejected"], raw["deduplicated"]) == (4, 3)
+    assert (raw["rejected"], raw["deduplicated"]) == (5, 3)
     assert outcome.raw("events_file", "events", D1).height == 4
     staged = outcome.staged("SELECT COUNT(*) AS n FROM staging.staging.listens")
     assert staged["n"][0] == 4
@@ -196,7 +201,7 @@ def test_too_many_bad_lines_block_the_file_and_keep_the_previous_landing(tmp_pat
     assert not second.success
     rejects = second.check(KEY, "reject_rate_within_threshold")
     assert not rejects.passed and rejects.blocking
-    assert rejects.description.startswith("4 of 13 rows rejected (30.77%, limit 1.00%)")
+    assert rejects.description.startswith("5 of 14 rows rejected (35.71%, limit 1.00%)")
     assert "fix them in the file" in rejects.description
     assert "not written" in second.metadata(KEY)["blocked"]
     assert second.raw("events_file", "events", D1).equals(landed)
