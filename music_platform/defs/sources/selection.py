@@ -140,7 +140,9 @@ def _auto(settings: Settings) -> SourceSelection:
             reasons.append(reason)
         else:
             listens = ListensSource.SYNTHETIC
-            reasons.append("no Last.fm keys or scrobbles file: synthetic listens and catalogue")
+            reasons.append(
+                "no Last.fm keys, events or scrobbles file: synthetic listens and catalogue"
+            )
     spotify = sources.has_spotify_keys and listens is not ListensSource.SYNTHETIC
     if spotify:
         reasons.append("Spotify keys set: heard tracks resolved on Spotify")

@@ -10,6 +10,7 @@ future listens for the same reason).
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +67,8 @@ def screen_events_file(
         with Path(path).open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 text = raw.rstrip(b"\r\n")
+                if number == 1:
+                    text = text.removeprefix(codecs.BOM_UTF8)  # as Windows editors save it
                 if not text.strip():
                     continue  # a blank line carries no event
                 decoded = _screen(text, latest)
