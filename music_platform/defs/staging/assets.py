@@ -35,6 +35,7 @@ from music_platform.settings import get_settings
 KINDS = {"python"}
 VOLUME_CHECK = "volume_as_expected"
 DAILY_VOLUME_DAYS = 7
+DAILY_VOLUME_MIN_DAYS = 3
 DAILY_VOLUME_FLOOR = 100
 DAILY_VOLUME_TOLERANCE = 10.0
 
@@ -325,10 +326,12 @@ def _partition_history(store: StagingStore) -> dict[str, int]:
 
 def _daily_volume(rows: int, partition_key: str, history: dict[str, int]) -> compare.Finding:
     """A day against the median of the DAILY_VOLUME_DAYS days staged before it. Feeds under
-    DAILY_VOLUME_FLOOR rows a day (one listener's history) vary too much to judge."""
+    DAILY_VOLUME_FLOOR rows a day (one listener's history) vary too much to judge, and so does
+    a median of fewer than DAILY_VOLUME_MIN_DAYS days (one quiet day after a busy one is no
+    failed feed)."""
     before = sorted(key for key in history if key < partition_key)[-DAILY_VOLUME_DAYS:]
     typical = int(statistics.median(history[key] for key in before)) if before else 0
-    if typical < DAILY_VOLUME_FLOOR:
+    if len(before) < DAILY_VOLUME_MIN_DAYS or typical < DAILY_VOLUME_FLOOR:
         return compare.Finding(
             True, f"{partition_key}: {rows} rows; too little history to compare", {"rows": rows}
         )
