@@ -10,6 +10,8 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
+from music_platform.settings import KafkaSettings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER_SERVICES = ("code-server", "webserver", "daemon")
 
@@ -30,9 +32,9 @@ def _option(command: list[str], *names: str) -> str:
     raise AssertionError(f"none of {names} in {command}")
 
 
-def test_compose_runs_postgres_and_the_three_dagster_services(compose: dict) -> None:
-    assert set(compose["services"]) == {"postgres", *DAGSTER_SERVICES}
-    assert set(compose["volumes"]) == {"postgres-data", "platform-data"}
+def test_compose_runs_postgres_kafka_and_the_three_dagster_services(compose: dict) -> None:
+    assert set(compose["services"]) == {"postgres", "kafka", *DAGSTER_SERVICES}
+    assert set(compose["volumes"]) == {"postgres-data", "kafka-data", "platform-data"}
     postgres = compose["services"]["postgres"]
     assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
 
@@ -67,6 +69,32 @@ def test_every_dagster_service_gets_the_dev_environment(compose: dict) -> None:
         assert instance_variables <= set(environment), name
     # Only the code server runs steps, so only it needs the data volume.
     assert compose["services"]["code-server"]["volumes"] == ["platform-data:/opt/dagster/data"]
+
+
+def test_kafka_is_one_kraft_node_the_dagster_services_reach(compose: dict) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    environment = kafka["environment"]
+    assert set(environment["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in environment
+    node = environment["KAFKA_NODE_ID"]
+    assert environment["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{node}@kafka:")
+    assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
+    listeners = environment["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    advertised = {listener.split("://")[1] for listener in listeners}
+    # The host's listener is the settings' default, so host commands need no configuration.
+    assert KafkaSettings.model_fields["bootstrap_servers"].default in advertised
+    for name in DAGSTER_SERVICES:
+        assert compose["services"][name]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] in advertised
+    assert compose["services"]["code-server"]["depends_on"]["kafka"]["condition"] == (
+        "service_healthy"
+    )
+
+
+def test_env_example_names_only_kafka_settings_that_exist() -> None:
+    example = (REPO_ROOT / ".env.example").read_text()
+    named = {name.lower() for name in re.findall(r"^KAFKA_(\w+)=", example, re.MULTILINE)}
+    assert named == set(KafkaSettings.model_fields)
 
 
 def test_webserver_and_daemon_reach_the_code_server_it_serves(compose: dict) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from music_platform.lib.events import ListenEvent, decode_event, events_frame
+from music_platform.lib.events import decode_events, events_frame
 from music_platform.lib.streaming.kafka import (
     FAST_GROUP_SETTINGS,
     StreamingError,
@@ -58,16 +58,14 @@ class ConsumeReport:
 
 @dataclass
 class _Buffer:
-    events: list[ListenEvent] = field(default_factory=list)
-    partitions: list[int] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    rejects: list[tuple[str, str, str]] = field(default_factory=list)
-    dead: list[tuple[Message, str]] = field(default_factory=list)
+    """Messages read since the last batch; they are decoded together when it is written."""
+
+    messages: list[Message] = field(default_factory=list)
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     started: float = 0.0
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.rejects)
+        return len(self.messages)
 
 
 class EventConsumer:
@@ -187,30 +185,31 @@ class EventConsumer:
                 if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
                     raise unreachable(self.settings, error.str())
                 raise StreamingError(f"consuming {self.topic!r} failed: {error.str()}")
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            decoded = decode_event(message.value())
-            if isinstance(decoded, ListenEvent):
-                buffer.events.append(decoded)
-                buffer.partitions.append(partition)
-                buffer.offsets.append(offset)
-            else:
-                raw = message.value() or b""
-                record = raw.decode("utf-8", errors="replace")
-                buffer.rejects.append((_position(message), decoded, record))
-                buffer.dead.append((message, decoded))
-            buffer.next_offsets[(topic, partition)] = offset + 1
+            buffer.messages.append(message)
+            buffer.next_offsets[(message.topic(), message.partition())] = message.offset() + 1
 
     def _flush(self) -> None:
         buffer = self._buffer
         if not buffer.next_offsets:
             return
         self._seam("before-write")
-        self._dead_letter(buffer.dead)
-        events = events_frame(buffer.events, partitions=buffer.partitions, offsets=buffer.offsets)
+        messages = buffer.messages
+        decoded, invalid = decode_events([message.value() for message in messages])
+        dead = [(messages[row], reason) for row, reason in invalid]
+        self._dead_letter(dead)
+        valid = [messages[row] for row in decoded["row"].to_list()]
+        events = events_frame(
+            decoded.drop("row"),
+            partitions=[message.partition() for message in valid],
+            offsets=[message.offset() for message in valid],
+        )
         batch_id = str(uuid.uuid4())
         batch = StreamBatch(
             events=events,
-            rejects=rejects_frame(buffer.rejects, batch_id=batch_id),
+            rejects=rejects_frame(
+                [(_position(message), reason, _text(message)) for message, reason in dead],
+                batch_id=batch_id,
+            ),
             source=f"kafka:{self.topic}",
             offsets=dict(buffer.next_offsets),
             group=self.group,
@@ -282,3 +281,8 @@ class EventConsumer:
 
 def _position(message: Message) -> str:
     return f"{message.topic()}/{message.partition()}/{message.offset()}"
+
+
+def _text(message: Message) -> str:
+    """The message value as the rejects table keeps it."""
+    return (message.value() or b"").decode("utf-8", errors="replace")
