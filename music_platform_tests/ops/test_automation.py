@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
 from music_platform.defs import automation
@@ -216,6 +217,14 @@ def test_a_new_day_is_requested_as_one_run_down_to_the_marts(defs: dg.Definition
             if tick.get_num_requested(key)
         }
         assert requested == {name: {day} for name in DAILY_PATH}
+        # ...in one run that names no checks: Dagster then runs every check of the run's assets,
+        # the dbt tests too (named, they would be only those that must run with their asset:
+        # see staging.assets.selected_checks). What the daemon builds from the tick:
+        (run,) = build_run_requests(
+            tick._requested_subsets, graph, run_tags=None, emit_backfills=False
+        )
+        assert set(run.asset_selection) == {dg.AssetKey.from_user_string(n) for n in DAILY_PATH}
+        assert run.asset_check_keys is None
 
 
 def test_sensors_and_schedule_start_running(defs: dg.Definitions) -> None:
