@@ -48,9 +48,10 @@
 {% macro delete_partition_window(column='listen_date') %}
     {#-
         Pre-hook of the daily incremental models: empty the window that the run rebuilds (every
-        day when no window is given) before delete+insert refills it. delete+insert alone only
-        replaces keys that are still present, so days, users or artists that lost all their
-        events would keep stale rows.
+        day when no window is given) before the append refills it. The delete prunes on
+        listen_date, so unlike delete+insert (which looks every new key up in the whole table)
+        a day's run costs the same whatever the history, and days, users or artists that lost
+        all their events lose their stale rows.
     -#}
     {%- if is_incremental() -%}
         delete from {{ this }}

@@ -1,11 +1,13 @@
 -- Every listen of fct_listens is counted once by its session and by both daily aggregates:
--- returns the days where the four totals disagree.
+-- returns the days where the four totals disagree. Only the run's window (vars min_date /
+-- max_date; every day without them), so a day's run does not re-read the whole history.
 with
 
 listens as (
 
     select listen_date, count(*) as listens
     from {{ ref('fct_listens') }}
+    where {{ partition_window_filter('listen_date') }}
     group by listen_date
 
 ),
@@ -14,6 +16,7 @@ sessions as (
 
     select listen_date, sum(listens) as listens
     from {{ ref('int_listening_sessions') }}
+    where {{ partition_window_filter('listen_date') }}
     group by listen_date
 
 ),
@@ -22,6 +25,7 @@ user_days as (
 
     select listen_date, sum(listens) as listens
     from {{ ref('fct_daily_user_listens') }}
+    where {{ partition_window_filter('listen_date') }}
     group by listen_date
 
 ),
@@ -30,6 +34,7 @@ artist_days as (
 
     select listen_date, sum(listens) as listens
     from {{ ref('fct_daily_artist_listens') }}
+    where {{ partition_window_filter('listen_date') }}
     group by listen_date
 
 ),

@@ -50,9 +50,11 @@ CATALOGUE_REFRESH_CRON = "0 0 * * *"
 FOLLOW_PARENTS = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager_unless_blocked")
-# An unpartitioned asset reading every day of a daily parent (a view over all listens, the
-# model): eager's "no parent missing" would wait for every day since the partitions start, so
-# a new day is enough.
+# An unpartitioned asset reading every day of a daily parent (the recommender): eager's "no
+# parent missing" would wait for every day since the partitions start, so a new day is enough.
+# Automation runs only one partitions definition's assets together, so such an asset follows
+# in a run of its own; the daily path itself stays daily from staging to the marts, so a new
+# day is one run.
 FOLLOW_DAILY_PARENTS = (
     dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
     & dg.AutomationCondition.all_deps_blocking_checks_passed()

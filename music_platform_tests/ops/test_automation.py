@@ -4,12 +4,23 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
 from music_platform.defs import automation
 from music_platform.defs.partitions import WAREHOUSE_POOL, daily_partitions
 
 PARENT = dg.AssetKey("parent")
+# Below the raw listens, a new day is one run through staging, landing and dbt to the marts.
+DAILY_PATH = (
+    "staging/listens",
+    "landing/listens",
+    "stg_landing__listens",
+    "int_listening_sessions",
+    "fct_listens",
+    "fct_daily_user_listens",
+    "fct_daily_artist_listens",
+)
 CHILD = dg.AssetKey("child")
 
 
@@ -172,12 +183,48 @@ def test_every_asset_is_automated_by_exactly_one_mechanism(defs: dg.Definitions)
             assert node.automation_condition is not None, f"{name} never follows its parents"
         else:
             assert node.automation_condition == automation.REFRESH_DAILY, name
-    for name in ("staging/listens", "landing/listens", "fct_listens", "dim_track"):
+    for name in (*DAILY_PATH, "dim_track"):
         node = graph.get(dg.AssetKey.from_user_string(name))
         assert node.automation_condition == automation.FOLLOW_PARENTS, name
-    for name in ("stg_landing__listens", "ml/recommender_model"):
-        node = graph.get(dg.AssetKey.from_user_string(name))
-        assert node.automation_condition == automation.FOLLOW_DAILY_PARENTS, name
+    node = graph.get(dg.AssetKey.from_user_string("ml/recommender_model"))
+    assert node.automation_condition == automation.FOLLOW_DAILY_PARENTS
+
+
+def test_a_new_day_is_requested_as_one_run_down_to_the_marts(defs: dg.Definitions) -> None:
+    """Automation runs together only the partitions of one day of one partitions definition: the
+    whole daily path must be daily, or a day needs a run per unpartitioned step between."""
+    graph = defs.resolve_asset_graph()
+    *_, previous, day = daily_partitions.get_partition_keys()
+    with dg.instance_for_test() as instance:
+        for key in graph.materializable_asset_keys:
+            partition = previous if graph.get(key).is_partitioned else None
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+        for check in graph.asset_check_keys:
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=check.asset_key, check_name=check.name, passed=True
+                )
+            )
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert tick.total_requested == 0
+
+        raw_listens = dg.AssetKey(["raw", "synthetic", "listens"])
+        instance.report_runless_asset_event(dg.AssetMaterialization(raw_listens, partition=day))
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        requested = {
+            key.to_user_string(): tick.get_requested_partitions(key)
+            for key in graph.materializable_asset_keys
+            if tick.get_num_requested(key)
+        }
+        assert requested == {name: {day} for name in DAILY_PATH}
+        # ...in one run that names no checks: Dagster then runs every check of the run's assets,
+        # the dbt tests too (named, they would be only those that must run with their asset:
+        # see staging.assets.selected_checks). What the daemon builds from the tick:
+        (run,) = build_run_requests(
+            tick._requested_subsets, graph, run_tags=None, emit_backfills=False
+        )
+        assert set(run.asset_selection) == {dg.AssetKey.from_user_string(n) for n in DAILY_PATH}
+        assert run.asset_check_keys is None
 
 
 def test_sensors_and_schedule_start_running(defs: dg.Definitions) -> None:

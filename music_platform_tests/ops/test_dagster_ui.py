@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,17 @@ RUN_TIMEOUT = 1200
 AUTOMATION_SENSOR = "automation_condition_sensor"
 FILE_SENSOR = "external_files_sensor"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+RAW_LISTENS = ["raw", "synthetic", "listens"]
+# The daily path below the raw listens: one automation run per new day.
+DAILY_PATH = {
+    "staging/listens",
+    "landing/listens",
+    "stg_landing__listens",
+    "int_listening_sessions",
+    "fct_listens",
+    "fct_daily_user_listens",
+    "fct_daily_artist_listens",
+}
 
 ASSET_GRAPH = """
 query {
@@ -113,6 +125,15 @@ MATERIALIZATIONS = """
 query ($key: AssetKeyInput!) {
   assetOrError(assetKey: $key) {
     ... on Asset { assetMaterializations(limit: 50) { runId partition timestamp } }
+  }
+}
+"""
+EVALUATIONS = """
+query ($key: AssetKeyInput!, $limit: Int!) {
+  assetConditionEvaluationRecordsOrError(assetKey: $key, limit: $limit) {
+    ... on AssetConditionEvaluationRecords {
+      records { evaluationId numRequested evaluationNodes { expandedLabel userLabel numTrue } }
+    }
   }
 }
 """
@@ -246,7 +267,7 @@ def test_graphql_serves_the_whole_asset_graph(platform: Platform) -> None:
     for name, node in nodes.items():
         assert node["internalFreshnessPolicy"]["__typename"] == "TimeWindowFreshnessPolicy", name
         assert node["assetChecksOrError"]["checks"], f"{name} has no check"
-    for name in ("raw/synthetic/listens", "staging/listens", "landing/listens", "fct_listens"):
+    for name in ("raw/synthetic/listens", *DAILY_PATH):
         assert nodes[name]["isPartitioned"], name
         assert nodes[name]["partitionDefinition"]["type"] == "TIME_WINDOW", name
     assert not nodes["dim_track"]["isPartitioned"]
@@ -342,60 +363,120 @@ def test_file_sensor_lands_a_dropped_file_once(platform: Platform, shared_data: 
     assert len(platform.runs(**sensor_runs)) == 1
 
 
-def _corrupt_listens(platform: Platform, day: str) -> None:
-    """A third of the day's events get impossible durations or unknown tracks."""
+@contextmanager
+def _tracks_unknown_to_staging(platform: Platform) -> Iterator[None]:
+    """Rename a third of the landed raw tracks, which synthetic listening draws from: a day
+    generated meanwhile plays tracks that staging does not know, and rejects."""
     with applied({k: platform.env[k] for k in ("MUSIC_PLATFORM_ENV", "MUSIC_PLATFORM_HOME")}):
         from music_platform.lib.raw_files import raw_path, write_raw
         from music_platform.settings import get_settings
 
-        path = raw_path(get_settings().raw_dir, "synthetic", "listens", day)
-    raw = pl.read_parquet(path).with_row_index("position")
+        path = raw_path(get_settings().raw_dir, "synthetic", "tracks")
+    landed = pl.read_parquet(path)
     write_raw(
-        raw.with_columns(
-            ms_played=pl.when(pl.col("position") % 3 == 0)
-            .then(-5_000)
-            .otherwise(pl.col("ms_played")),
-        ).drop("position"),
+        landed.with_row_index("position")
+        .with_columns(
+            track_id=pl.when(pl.col("position") % 3 == 0)
+            .then("ghost-" + pl.col("track_id"))
+            .otherwise(pl.col("track_id"))
+        )
+        .drop("position"),
         path,
     )
+    try:
+        yield
+    finally:
+        write_raw(landed, path)
 
 
-def test_automation_follows_parents_until_a_blocking_check_fails(platform: Platform) -> None:
-    day = daily_partitions.get_last_partition_key()
-    # The whole graph through `music-platform run`, on the same instance (three days: enough
-    # history for the recommender's blocking checks).
-    base = run_cli("run", "--days", "3", env=platform.env, cwd=platform.work)
+def _last_evaluation(platform: Platform, path: str, ticks: int = 1) -> str:
+    """The automation sensor's last evaluations of `path`, node by node: why it ran or not."""
+    variables = {"key": {"path": path.split("/")}, "limit": ticks}
+    records = platform.graphql(EVALUATIONS, variables)
+    lines = []
+    for record in records["assetConditionEvaluationRecordsOrError"]["records"]:
+        lines.append(f"evaluation {record['evaluationId']}: {record['numRequested']} requested")
+        for node in record["evaluationNodes"]:
+            label = node["userLabel"] or " ".join(node["expandedLabel"])
+            lines.append(f"{node['numTrue']} {label[:120]}")
+    return f"{path}:\n" + "\n".join(lines)
+
+
+def _settle(platform: Platform) -> None:
+    """Wait until automation has nothing left to run for what came before."""
+    unfinished = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED"]
+
+    def idle() -> bool:
+        platform.wait_ticks(AUTOMATION_SENSOR, after=time.time())
+        return not platform.runs(statuses=unfinished)
+
+    wait_for(idle, timeout=RUN_TIMEOUT, interval=1, what="automation to settle")
+
+
+def _daily_runs_by_automation(platform: Platform, after: float) -> list[dict[str, Any]]:
+    runs = platform.runs(createdAfter=after)
+    return [run for run in runs if _by_automation(run) and _selected(run) & DAILY_PATH]
+
+
+def test_a_new_day_is_one_automation_run_that_stops_at_a_failing_blocking_check(
+    platform: Platform,
+) -> None:
+    *history, day = daily_partitions.get_partition_keys()[-4:]
+    # The whole graph for the three days before the latest through `music-platform run`, on
+    # the same instance (enough history for the recommender's blocking checks).
+    base = run_cli(
+        "run", "--from", history[0], "--to", history[-1], env=platform.env, cwd=platform.work
+    )
     assert base.returncode == 0, base.stdout[-3000:] + base.stderr[-3000:]
 
-    # staging/listens reloaded on its own: automation carries the day on through the warehouse.
-    base_run_id = platform.materializations(["landing", "listens"])[0]["runId"]
-    reload_id = platform.launch([["staging", "listens"]], day)
-    reloaded = platform.wait_finished(reload_id)
-    assert reloaded["status"] == "SUCCESS"
-
-    def followed(path: list[str]) -> dict[str, Any] | None:
-        """The automation run that last materialized `path` for the day, once it is over."""
-        latest = next((m for m in platform.materializations(path) if m["partition"] == day), None)
-        if latest is None or latest["runId"] in {reload_id, base_run_id}:
-            return None
-        run = platform.run(latest["runId"])
-        return run if run["status"] in FINISHED else None
-
-    landing = wait_for(
-        lambda: followed(["landing", "listens"]), timeout=RUN_TIMEOUT, interval=3, what="landing"
+    # A new day lands raw (as the daily schedule or a live source lands it): one automation run
+    # carries it from staging through dbt to the marts.
+    _settle(platform)
+    raw = platform.wait_finished(platform.launch([RAW_LISTENS], day))
+    assert raw["status"] == "SUCCESS"
+    (run,) = wait_for(
+        lambda: _daily_runs_by_automation(platform, raw["endTime"]),
+        timeout=RUN_TIMEOUT,
+        interval=3,
+        what="the automation run for the new day",
     )
-    assert _by_automation(landing), _tags(landing)
-    # The day goes on to stg_landing__listens and fct_listens on later ticks: automation never
-    # puts a daily asset and an unpartitioned child in one run.
+    run = platform.wait_finished(run["runId"])
+    assert run["status"] == "SUCCESS"
+    assert _by_automation(run), _tags(run)
+    assert _tags(run)["dagster/partition"] == day
+    assert _selected(run) == DAILY_PATH, _last_evaluation(platform, "stg_landing__listens")
+    for path in sorted(DAILY_PATH):
+        (latest, *_) = platform.materializations(path.split("/"))
+        assert (latest["runId"], latest["partition"]) == (run["runId"], day), path
+    assert [r["runId"] for r in _daily_runs_by_automation(platform, raw["endTime"])] == [
+        run["runId"]
+    ]
 
-    # Now a bad day: staging/listens fails its blocking check and nothing may follow it.
-    _corrupt_listens(platform, day)
-    broken = platform.wait_finished(platform.launch([["staging", "listens"]], day))
+    # A bad day: its listens play tracks staging does not know. The same one run starts,
+    # staging/listens fails its blocking reject-rate check, and nothing after it materializes.
+    # (Once automation has seen the good day: a tick that sees a model's own update and its
+    # parent's newer one together lets the model's update win, and skips it.)
+    _settle(platform)
+    with _tracks_unknown_to_staging(platform):
+        bad = platform.wait_finished(platform.launch([RAW_LISTENS], day))
+    assert bad["status"] == "SUCCESS"
+    (broken,) = wait_for(
+        lambda: _daily_runs_by_automation(platform, bad["endTime"]),
+        timeout=RUN_TIMEOUT,
+        interval=3,
+        what="the automation run for the bad day",
+    )
+    broken = platform.wait_finished(broken["runId"])
     assert broken["status"] == "FAILURE"
+    assert _selected(broken) == DAILY_PATH, _last_evaluation(platform, "stg_landing__listens", 8)
+    for path in sorted(DAILY_PATH - {"staging/listens"}):
+        (latest, *_) = platform.materializations(path.split("/"))
+        assert latest["runId"] == run["runId"], f"{path} was materialized from a failed check"
+    # ...and automation does not retry it while the check fails.
     platform.wait_ticks(AUTOMATION_SENSOR, after=broken["endTime"])
-    later = platform.runs(createdAfter=broken["endTime"])
-    assert not [run for run in later if "landing/listens" in _selected(run)]
-    assert platform.materializations(["landing", "listens"])[0]["runId"] == landing["runId"]
+    assert [r["runId"] for r in _daily_runs_by_automation(platform, bad["endTime"])] == [
+        broken["runId"]
+    ]
 
     failures = platform.home / "ops" / "run_failures.jsonl"
     recorded = wait_for(
@@ -412,6 +493,7 @@ def test_automation_follows_parents_until_a_blocking_check_fails(platform: Platf
         what="the failure sensor to record the run",
     )
     assert recorded[0]["failed_steps"][0]["step"] == "staging__listens"
+    assert recorded[0]["launched_by"] == f"sensor:{AUTOMATION_SENSOR}"
 
     completed = run_cli("status", "--json", env=platform.env, cwd=platform.work)
     assert completed.returncode == 0, completed.stderr
@@ -419,8 +501,8 @@ def test_automation_follows_parents_until_a_blocking_check_fails(platform: Platf
     assets = {asset["key"]: asset for asset in report["assets"]}
     checks = {check["name"]: check for check in assets["staging/listens"]["checks"]}
     assert checks["reject_rate_within_threshold"]["state"] == "failed"
-    assert assets["landing/listens"]["last_partition"] == day
-    assert assets["landing/listens"]["freshness"] == "pass"
+    assert assets["fct_listens"]["last_partition"] == day
+    assert assets["fct_listens"]["freshness"] == "pass"
     assert broken["runId"] in {failure["run_id"] for failure in report["recent_run_failures"]}
 
 
@@ -430,6 +512,7 @@ def test_a_months_backfill_is_one_run_from_the_ui_and_the_cli(platform: Platform
         ["raw", "synthetic", "listens"],
         ["staging", "listens"],
         ["landing", "listens"],
+        ["stg_landing__listens"],
         ["int_listening_sessions"],
         ["fct_listens"],
         ["fct_daily_user_listens"],
@@ -462,8 +545,7 @@ def test_a_months_backfill_is_one_run_from_the_ui_and_the_cli(platform: Platform
         month[-1],
     )
 
-    dbt_daily = {"fct_listens", "int_listening_sessions", "fct_daily_user_listens"}
-    dbt_daily.add("fct_daily_artist_listens")
+    dbt_daily = DAILY_PATH - {"staging/listens", "landing/listens"}
     started = time.time()
     cli = subprocess.run(
         [

@@ -1,26 +1,20 @@
 {#-
-    A generated calendar from `date_spine_margin_days` before the first listen to the same margin
-    after the last listen or today, whichever is later, so daily runs keep finding their day.
-    32768 generated days (about 89 years) bound the spine; the relationships tests on the facts
-    catch a span wider than that.
+    A generated calendar from `date_spine_margin_days` before `date_spine_start` (the platform's
+    first daily partition, before which no listen is stored) to the same margin after today, so
+    daily runs keep finding their day. It reads no listens, so a new day of them does not rebuild
+    it. 32768 generated days (about 89 years) bound the spine; the relationships tests on the
+    facts catch a listen outside it.
 -#}
 {%- set margin_days = var('date_spine_margin_days') %}
+{%- set first_day = "cast('" ~ _parse_iso_date(var('date_spine_start'), 'date_spine_start') ~ "' as date)" %}
 
 with
 
 spine_bounds as (
 
     select
-        cast({{ dbt.dateadd('day', -margin_days, 'coalesce(min(listen_date), current_date)') }} as date)
-            as spine_start,
-        cast(
-            {{ dbt.dateadd(
-                'day', margin_days,
-                'greatest(coalesce(max(listen_date), current_date), current_date)'
-            ) }} as date
-        ) as spine_end
-
-    from {{ ref('stg_landing__listens') }}
+        cast({{ dbt.dateadd('day', -margin_days, first_day) }} as date) as spine_start,
+        cast({{ dbt.dateadd('day', margin_days, 'current_date') }} as date) as spine_end
 
 ),
 

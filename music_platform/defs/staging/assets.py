@@ -113,6 +113,21 @@ def _check_results(
     ]
 
 
+def selected_checks(
+    context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult]
+) -> list[dg.AssetCheckResult]:
+    """The results of the checks the run selected. The staging and landing assets let their checks
+    be selected apart (can_subset) so that automation leaves a run's checks unselected, which
+    Dagster reads as every check of the run's assets: with checks it must run together with their
+    asset, it would name only those, and the dbt tests of the same run would be left out."""
+    selected = context.selected_asset_check_keys
+    return [
+        result
+        for result in results
+        if dg.AssetCheckKey(result.asset_key, result.check_name) in selected
+    ]
+
+
 def _deduplicated(results: list[LoadResult]) -> int:
     """Rows dropped as copies of another row's primary key."""
     return sum(
@@ -191,14 +206,20 @@ def _blocked_metadata(blocked: list[str]) -> dict[str, str]:
 
 
 def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=staging_key(contract),
-        deps=list(source.deps),
-        description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
-        group_name="staging",
-        kinds=KINDS | {get_settings().staging_backend},
-        freshness_policy=CATALOGUE_FRESHNESS,
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                staging_key(contract),
+                deps=list(source.deps),
+                description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
+                group_name="staging",
+                kinds=KINDS | {get_settings().staging_backend},
+                freshness_policy=CATALOGUE_FRESHNESS,
+            )
+        ],
+        name=staging_key(contract).to_python_identifier(),
         check_specs=_check_specs(contract),
+        can_subset=True,  # see selected_checks
     )
     def _asset(
         context: dg.AssetExecutionContext, staging: StagingResource
@@ -232,26 +253,34 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
             **_blocked_metadata([blocked] if blocked else []),
         }
         yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
-        yield from _check_results(contract, [result])
-        yield _volume_check(contract, [volume])
+        yield from selected_checks(
+            context, [*_check_results(contract, [result]), _volume_check(contract, [volume])]
+        )
 
     return _asset
 
 
 def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=staging_key(schemas.LISTENS),
-        deps=[*source.deps, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
-        description=(
-            "Typed listening events, one row per event. Events for unknown tracks or users, with "
-            "impossible durations or outside their day are rejected with the reason."
-        ),
-        group_name="staging",
-        kinds=KINDS | {get_settings().staging_backend},
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                staging_key(schemas.LISTENS),
+                deps=[*source.deps, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
+                description=(
+                    "Typed listening events, one row per event. Events for unknown tracks or "
+                    "users, with impossible durations or outside their day are rejected with the "
+                    "reason."
+                ),
+                group_name="staging",
+                kinds=KINDS | {get_settings().staging_backend},
+                freshness_policy=DAILY_FRESHNESS,
+            )
+        ],
+        name=staging_key(schemas.LISTENS).to_python_identifier(),
         partitions_def=daily_partitions,
         backfill_policy=single_run_backfill,
-        freshness_policy=DAILY_FRESHNESS,
         check_specs=_check_specs(schemas.LISTENS),
+        can_subset=True,  # see selected_checks
     )
     def staging_listens(
         context: dg.AssetExecutionContext, staging: StagingResource
@@ -311,8 +340,8 @@ def _stage_listens(
             **_blocked_metadata(blocked),
         }
     )
-    yield from _check_results(schemas.LISTENS, results)
-    yield _volume_check(schemas.LISTENS, volumes)
+    checks = [*_check_results(schemas.LISTENS, results), _volume_check(schemas.LISTENS, volumes)]
+    yield from selected_checks(context, checks)
 
 
 def _partition_history(store: StagingStore) -> dict[str, int]:

@@ -16,7 +16,7 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
-from music_platform.defs.staging.assets import staging_key
+from music_platform.defs.staging.assets import selected_checks, staging_key
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.defs.warehouse.resources import WarehouseResource
 from music_platform.lib import schemas
@@ -52,16 +52,24 @@ def _reconciliation(
 def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
     partitioned = contract.partition_column is not None
 
-    @dg.asset(
-        key=landing_key(contract),
-        deps=[staging_key(contract)],
-        description=f"Staged {contract.name} copied into the warehouse for dbt's `landing` source.",
-        group_name="warehouse",
-        kinds={"python", get_settings().warehouse_backend},
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                landing_key(contract),
+                deps=[staging_key(contract)],
+                description=(
+                    f"Staged {contract.name} copied into the warehouse for dbt's `landing` source."
+                ),
+                group_name="warehouse",
+                kinds={"python", get_settings().warehouse_backend},
+                freshness_policy=DAILY_FRESHNESS if partitioned else CATALOGUE_FRESHNESS,
+            )
+        ],
+        name=landing_key(contract).to_python_identifier(),
         partitions_def=daily_partitions if partitioned else None,
         backfill_policy=single_run_backfill if partitioned else None,
-        freshness_policy=DAILY_FRESHNESS if partitioned else CATALOGUE_FRESHNESS,
         check_specs=[_reconciles_spec(contract)],
+        can_subset=True,  # see staging.assets.selected_checks
         pool=WAREHOUSE_POOL,
     )
     def _asset(
@@ -93,7 +101,7 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
                 "preview": markdown_preview(pl.from_arrow(data.slice(0, 10))),
             }
         )
-        yield _reconciliation(contract, staged, landed)
+        yield from selected_checks(context, [_reconciliation(contract, staged, landed)])
 
     return _asset
 

@@ -81,9 +81,11 @@ def dbt_project(target: str) -> DbtProject:
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """The variables dbt's profiles.yml reads, derived from the settings."""
+    """The variables dbt's profiles.yml and dbt_project.yml read, derived from the settings."""
     environment = {
         "MUSIC_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path),
+        # dim_date's calendar starts from the first daily partition.
+        "MUSIC_PLATFORM_PARTITIONS_START": settings.partitions_start,
         "POSTGRES_HOST": settings.postgres.host,
         "POSTGRES_PORT": str(settings.postgres.port),
         "POSTGRES_USER": settings.postgres.user,

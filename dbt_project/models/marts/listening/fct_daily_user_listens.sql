@@ -1,6 +1,5 @@
 {{
     config(
-        unique_key=['listen_date', 'user_id'],
         tmp_relation_type=incremental_tmp_relation_type(),
     )
 }}

@@ -1,6 +1,5 @@
 {{
     config(
-        unique_key='event_id',
         tmp_relation_type=incremental_tmp_relation_type(),
     )
 }}
