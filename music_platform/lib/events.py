@@ -193,7 +193,7 @@ def decode_events(values: Sequence[bytes | None]) -> tuple[pl.DataFrame, list[tu
         ),
         pl.col("row"),
     ).cast(_EVENT_SCHEMA)
-    slow = _model_frame(slow_events).with_columns(pl.Series("row", slow_rows, dtype=pl.Int64))
+    slow = model_frame(slow_events).with_columns(pl.Series("row", slow_rows, dtype=pl.Int64))
     return pl.concat([typed, slow]).sort("row"), rejects
 
 
@@ -317,8 +317,9 @@ def events_frame(
     ).select(list(LISTEN_EVENTS.columns))
 
 
-def _model_frame(events: Sequence[ListenEvent]) -> pl.DataFrame:
-    """Events the model validated, as EVENT_FIELDS columns typed as in LISTEN_EVENTS."""
+def model_frame(events: Sequence[ListenEvent]) -> pl.DataFrame:
+    """Events the model validated, as EVENT_FIELDS columns typed as in LISTEN_EVENTS (what
+    `decode_events` gives and `events_frame` takes)."""
     columns = {name: [getattr(event, name) for event in events] for name in EVENT_FIELDS}
     return pl.DataFrame(columns, schema={name: _EVENT_SCHEMA[name] for name in EVENT_FIELDS})
 

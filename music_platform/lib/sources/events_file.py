@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from music_platform.lib.events import ListenEvent, decode_event, events_frame
+from music_platform.lib.events import ListenEvent, decode_event, events_frame, model_frame
 from music_platform.lib.quality.files import FUTURE_SKEW, ScreenedFile
 
 EVENTS_FILE_REJECTS = "file:listen_events"
@@ -85,7 +85,7 @@ def screen_events_file(
                     line = text.decode("utf-8")  # valid JSON is valid UTF-8
                     lines.append((decoded.event_id, decoded.played_at.date(), line))
     screened = ScreenedFile(
-        rows=events_frame(events),
+        rows=events_frame(model_frame(events)),
         rejects=pl.DataFrame(rejects, schema=_REJECTS_SCHEMA, orient="row"),
         reject_reasons=reasons,
         deduplicated=duplicates,
@@ -103,7 +103,7 @@ def decode_lines(lines: pl.Series) -> pl.DataFrame:
         if isinstance(decoded, str):
             raise ValueError(f"a landed event no longer decodes: {decoded}: {line[:200]}")
         events.append(decoded)
-    return events_frame(events)
+    return events_frame(model_frame(events))
 
 
 def days_held(paths: Sequence[Path]) -> list[str]:
