@@ -286,7 +286,12 @@ def test_graphql_serves_the_whole_asset_graph(platform: Platform) -> None:
     assert (schedule["name"], schedule["cronSchedule"]) == ("daily_sources_schedule", "0 1 * * *")
     assert schedule["scheduleState"]["status"] == "RUNNING"
     sensors = {sensor["name"]: sensor for sensor in repository["sensors"]}
-    assert set(sensors) == {AUTOMATION_SENSOR, FILE_SENSOR, "record_run_failures"}
+    assert set(sensors) == {
+        AUTOMATION_SENSOR,
+        FILE_SENSOR,
+        "record_run_failures",
+        "streamed_days_sensor",
+    }
     assert all(sensor["sensorState"]["status"] == "RUNNING" for sensor in sensors.values())
     assert sensors[AUTOMATION_SENSOR]["sensorType"] == "AUTO_MATERIALIZE"
 
