@@ -97,14 +97,18 @@ class RunView:
             for key in self._step_assets.get(step, []):
                 self._print_line("[yellow]-[/]", key, "[yellow]skipped[/]")
             return
+        owned = self._step_assets.get(step, [])
         for key, progress in touched.items():
-            self._print_asset(key, progress)
+            # dbt's source tests check `landing/*`, written by an earlier step: say whose.
+            self._print_asset(key, progress, checked_by=None if key in owned else step)
         if outcome == DagsterEventType.STEP_FAILURE:
             for key in self._step_assets.get(step, []):
                 if key not in touched:
                     self._print_line("[red]✗[/]", key, "[red]failed[/]")
 
-    def _print_asset(self, key: dg.AssetKey, progress: _AssetProgress) -> None:
+    def _print_asset(
+        self, key: dg.AssetKey, progress: _AssetProgress, *, checked_by: str | None
+    ) -> None:
         blocked = any(blocking for _, blocking, _ in progress.failed)
         mark = "[red]✗[/]" if blocked else ("[yellow]![/]" if progress.failed else "[green]✓[/]")
         days = len(progress.partitions)
@@ -116,6 +120,8 @@ class RunView:
             parts.append(f"{progress.passed} check{'s' if progress.passed != 1 else ''} passed")
         if progress.failed:
             parts.append(f"[red]{len(progress.failed)} failed[/]")
+        if checked_by is not None:
+            parts.append(f"[dim](by {checked_by})[/]")
         self._print_line(mark, key, "  ".join(parts))
         for name, blocking, why in progress.failed:
             kind = "blocking check" if blocking else "check (warning)"
