@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from music_platform.lib.disk_space import out_of_space
 from music_platform.settings import (
     SettingsError,
     SourceMode,
@@ -176,11 +177,13 @@ def run(
             # A full disk also breaks Dagster's own storage under the home, which ends the
             # run with a database traceback: say which folder filled up instead (once the
             # terminal is ours again, not the log's, which sits on that disk too).
-            from music_platform.lib.disk_space import out_of_space
-
             out_of_space_error = out_of_space(error, settings.home_dir)
             if out_of_space_error is None:
                 raise
+        else:
+            # ...or it fills up inside a step, and the run ends with that step's failure.
+            failures = (out_of_space(RuntimeError(f), settings.home_dir) for f in result.failures)
+            out_of_space_error = next(filter(None, failures), None)
     if out_of_space_error is not None:
         raise fail(out_of_space_error)
     summary_json = result.as_json()

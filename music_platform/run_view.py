@@ -100,7 +100,8 @@ class RunView:
         owned = self._step_assets.get(step, [])
         for key, progress in touched.items():
             # dbt's source tests check `landing/*`, written by an earlier step: say whose.
-            self._print_asset(key, progress, checked_by=None if key in owned else step)
+            checked_by = step if owned and key not in owned else None
+            self._print_asset(key, progress, checked_by=checked_by)
         if outcome == DagsterEventType.STEP_FAILURE:
             for key in self._step_assets.get(step, []):
                 if key not in touched:
