@@ -10,18 +10,9 @@ from dagster._core.storage.dagster_run import DagsterRunStatus
 from music_platform.defs import automation
 from music_platform.defs.partitions import WAREHOUSE_POOL, daily_partitions
 from music_platform.defs.streaming.assets import STREAM_KEY
+from music_platform_tests.ops.daily_path import DAILY_PATH
 
 PARENT = dg.AssetKey("parent")
-# Below the raw listens, a new day is one run through staging, landing and dbt to the marts.
-DAILY_PATH = (
-    "staging/listens",
-    "landing/listens",
-    "stg_landing__listens",
-    "int_listening_sessions",
-    "fct_listens",
-    "fct_daily_user_listens",
-    "fct_daily_artist_listens",
-)
 CHILD = dg.AssetKey("child")
 
 

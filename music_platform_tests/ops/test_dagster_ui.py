@@ -32,6 +32,7 @@ from music_platform_tests.ops.dagster_services import (
     wait_for,
     webserver,
 )
+from music_platform_tests.ops.daily_path import DAILY_PATH
 from music_platform_tests.platform_env import (
     applied,
     platform_environment,
@@ -51,16 +52,6 @@ AUTOMATION_SENSOR = "automation_condition_sensor"
 FILE_SENSOR = "external_files_sensor"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 RAW_LISTENS = ["raw", "synthetic", "listens"]
-# The daily path below the raw listens: one automation run per new day.
-DAILY_PATH = {
-    "staging/listens",
-    "landing/listens",
-    "stg_landing__listens",
-    "int_listening_sessions",
-    "fct_listens",
-    "fct_daily_user_listens",
-    "fct_daily_artist_listens",
-}
 
 ASSET_GRAPH = """
 query {
