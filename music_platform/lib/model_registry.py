@@ -2,13 +2,16 @@
 
 Layout under `<home>/models/<name>/`: one folder per version holding the artefact and its
 `card.json` (training window, hyperparameters, metrics), and `promoted.json` naming the version
-serving uses. Promotion replaces the pointer atomically, so a reader never sees half of it.
+serving uses. A version is written into a hidden draft folder and renamed into place with its
+card, and promotion replaces the pointer atomically, so a reader never sees half of either. A
+draft left by a failed write is removed at once; one left by a killed process, by the next draft.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ from music_platform.lib.fault_points import REGISTRY_BEFORE_PROMOTE, pause_point
 
 PROMOTED = "promoted.json"
 CARD = "card.json"
+DRAFT_SUFFIX = ".draft"
 
 
 @dataclass(frozen=True)
@@ -45,15 +49,32 @@ class ModelRegistry:
         self.name = name
 
     def new_version(self) -> tuple[str, Path]:
+        """A new version and the draft folder to write its files into; `publish` makes it real."""
+        self._remove_abandoned_drafts()
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.folder / version
+        path = self._draft(version)
         path.mkdir(parents=True, exist_ok=False)
         return version, path
 
-    def save_card(self, card: ModelCard) -> Path:
-        path = self.folder / card.version / CARD
-        path.write_text(json.dumps(asdict(card), indent=2, sort_keys=True))
-        return path
+    def publish(self, card: ModelCard) -> Path:
+        """Write the card into the version's draft and move the draft into place in one rename,
+        so every version folder holds its artefact and card."""
+        draft = self._draft(card.version)
+        (draft / CARD).write_text(json.dumps(asdict(card), indent=2, sort_keys=True))
+        return draft.rename(self.folder / card.version)
+
+    def discard(self, version: str) -> None:
+        """Remove a version's draft after a failed write (a full disk, say)."""
+        shutil.rmtree(self._draft(version), ignore_errors=True)
+
+    def _draft(self, version: str) -> Path:
+        return self.folder / f".{version}.{os.getpid()}{DRAFT_SUFFIX}"
+
+    def _remove_abandoned_drafts(self) -> None:
+        for draft in self.folder.glob(f".*{DRAFT_SUFFIX}"):
+            pid = int(draft.name.removesuffix(DRAFT_SUFFIX).rsplit(".", 1)[1])
+            if not _alive(pid):
+                shutil.rmtree(draft, ignore_errors=True)
 
     def promote(self, version: str) -> None:
         pointer = self.folder / PROMOTED
@@ -71,3 +92,13 @@ class ModelRegistry:
 
     def artefact_path(self, card: ModelCard) -> Path:
         return self.folder / card.version / card.artefact
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True

@@ -101,7 +101,7 @@ def test_warehouse_table_killed_before_commit_keeps_the_previous_table(tmp_path:
 def _version(registry: ModelRegistry, metric: float) -> str:
     version, folder = registry.new_version()
     (folder / "model.npz").write_bytes(b"weights")
-    registry.save_card(
+    registry.publish(
         ModelCard(
             name=REGISTRY_NAME,
             version=version,

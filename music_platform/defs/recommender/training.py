@@ -89,10 +89,14 @@ def train_and_register(
         baseline_metrics=baseline,
         training_window=training_window,
     )
-    final.save(folder / card.artefact)
-    if catalogue is not None:
-        catalogue.write_parquet(folder / CATALOGUE_FILE)
-    registry.save_card(card)
+    try:
+        final.save(folder / card.artefact)
+        if catalogue is not None:
+            catalogue.write_parquet(folder / CATALOGUE_FILE)
+        registry.publish(card)
+    except BaseException:
+        registry.discard(version)
+        raise
 
     previous = registry.promoted()
     outcome = TrainingOutcome(

@@ -103,3 +103,33 @@ def test_too_few_listeners_is_not_evaluated_and_the_promoted_model_stays(
     assert outcome.previous is not None and outcome.previous.version == promoted.card.version
     current = registry.promoted()
     assert current is not None and current.version == promoted.card.version
+
+
+class UnsaveableRP3beta(RP3beta):
+    """Trains, then fails to write its artefact as a full disk would, half a file in."""
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(b"half a model")
+        raise OSError(28, "No space left on device", str(path))
+
+
+def test_a_failed_write_leaves_no_version_behind_and_the_promoted_model_stays(
+    tmp_path: Path, listening: InteractionMatrix
+) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    good = train_and_register(
+        listening, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    with pytest.raises(OSError, match="No space left"):
+        train_and_register(
+            listening,
+            lambda: UnsaveableRP3beta(RP3betaParams()),
+            registry,
+            training_window=WINDOW,
+            tolerance=0.1,
+        )
+    assert sorted(p.name for p in registry.folder.iterdir()) == sorted(
+        [good.card.version, "promoted.json"]
+    )
+    promoted = registry.promoted()
+    assert promoted is not None and promoted.version == good.card.version
