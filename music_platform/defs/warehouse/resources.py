@@ -1,5 +1,6 @@
 """The warehouse resource (DuckDB in `local` and `dev`, Snowflake in `prod`) and its dbt project."""
 
+import re
 import shutil
 import sys
 from functools import cached_property
@@ -19,6 +20,11 @@ if TYPE_CHECKING:  # duckdb, pyarrow and the Snowflake connector load in the ste
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# dagster-dbt gives each invocation a target folder `<op>-<run id>-<random>` (a manifest and the
+# compiled SQL, megabytes each); the newest are kept for debugging, older ones deleted. A user's
+# own `dbt` runs write elsewhere in target/ and are left alone.
+INVOCATION_FOLDER = re.compile(r"^\w+-[0-9a-f]{7}-[0-9a-f]{7}$")
+KEPT_INVOCATIONS = 20
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -51,6 +57,8 @@ class ProjectDbtCliResource(DbtCliResource):
     - Every invocation gets a fresh target folder, where dbt re-parses the whole project; it is
       seeded with the partial-parse cache of the project's `dbt parse` (ensure_manifest), which
       dbt uses when the target, vars and environment match and ignores otherwise.
+
+    Those folders would pile up with every run, so only the newest KEPT_INVOCATIONS stay.
     """
 
     @cached_property
@@ -59,12 +67,25 @@ class ProjectDbtCliResource(DbtCliResource):
 
     def _get_unique_target_path(self, *, context: dg.AssetExecutionContext | None) -> Path:
         path = super()._get_unique_target_path(context=context)
+        folder = path if path.is_absolute() else Path(self.project_dir) / path
+        prune_invocation_folders(folder.parent, keep=KEPT_INVOCATIONS - 1)
         cache = Path(self.project_dir) / "target" / PARTIAL_PARSE_FILE
         if cache.exists():
-            folder = path if path.is_absolute() else Path(self.project_dir) / path
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copy2(cache, folder / PARTIAL_PARSE_FILE)
         return path
+
+
+def prune_invocation_folders(target: Path, *, keep: int) -> list[Path]:
+    """Delete all but the `keep` newest invocation folders under `target`; returns the deleted."""
+    if not target.is_dir():
+        return []
+    folders = [p for p in target.iterdir() if p.is_dir() and INVOCATION_FOLDER.match(p.name)]
+    folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in folders[keep:]:
+        # Another process may be pruning too: a folder already gone is fine.
+        shutil.rmtree(stale, ignore_errors=True)
+    return folders[keep:]
 
 
 def dbt_cli_resource(target: str) -> ProjectDbtCliResource:
