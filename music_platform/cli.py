@@ -132,8 +132,9 @@ def run(
         raise fail(str(error)) from None
 
     from music_platform import runner
+    from music_platform.instance import prepare_dagster_home
 
-    os.environ["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     import dagster as dg
 
     from music_platform.definitions import build_definitions
