@@ -132,8 +132,9 @@ def run(
         raise fail(str(error)) from None
 
     from music_platform import runner
+    from music_platform.instance import prepare_dagster_home
 
-    os.environ["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     import dagster as dg
 
     from music_platform.definitions import build_definitions
@@ -229,9 +230,10 @@ def dev(
         settings.ensure_home()
     except SettingsError as error:
         raise fail(str(error)) from None
-    from music_platform import runner
+    # Not `runner`, which imports Dagster: `dagster dev` below imports it anyway.
+    from music_platform import instance
 
-    os.environ["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+    os.environ["DAGSTER_HOME"] = str(instance.prepare_dagster_home(settings))
     os.execvp(
         sys.executable,
         [
@@ -240,7 +242,7 @@ def dev(
             "dagster",
             "dev",
             "-w",
-            str(runner.REPO_ROOT / "workspace.yaml"),
+            str(instance.REPO_ROOT / "workspace.yaml"),
             "-p",
             str(port),
         ],

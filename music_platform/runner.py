@@ -7,7 +7,6 @@ daily asset has a single-run backfill policy), so dbt is invoked once per run, n
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import threading
 import time
@@ -27,10 +26,8 @@ from dagster._core.storage.tags import (
 from dagster._core.utils import make_new_run_id
 
 from music_platform.lib.run_summary import RunSummary, summarise_run
-from music_platform.settings import Environment, Settings
+from music_platform.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-LOCAL_INSTANCE_CONFIG = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 # Every Dagster event goes to the run's log (the terminal shows the live view instead); the
 # step start and failure lines also delimit a failed step's output for `failed_step_tail`.
 RUN_LOGGING = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
@@ -45,30 +42,6 @@ VIEW_EVENTS = {
 }
 
 EventsCallback = Callable[[list[EventLogEntry]], None]
-
-
-def prepare_dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME for this environment: SQLite under the data directory in `local`, the
-    repository's dagster.yaml (PostgreSQL storage) in `dev` and `prod`."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if settings.env is Environment.LOCAL:
-        if not config.exists():
-            config.write_text(LOCAL_INSTANCE_CONFIG)
-    else:
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
-        # dagster.yaml reads its connection from these; derive any not set from the settings.
-        postgres = settings.postgres
-        for name, value in (
-            ("POSTGRES_HOST", postgres.host),
-            ("POSTGRES_PORT", str(postgres.port)),
-            ("POSTGRES_USER", postgres.user),
-            ("POSTGRES_PASSWORD", postgres.password.get_secret_value()),
-            ("DAGSTER_POSTGRES_DB", postgres.db),
-        ):
-            os.environ.setdefault(name, value)
-    return home
 
 
 def last_partition_keys(partitions: dg.DailyPartitionsDefinition, days: int) -> list[str]:

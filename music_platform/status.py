@@ -239,12 +239,12 @@ def show(settings: Settings, *, as_json: bool) -> None:
     """Print the status of the instance this environment uses (the one `run` writes to)."""
     from rich.console import Console
 
-    from music_platform import runner
+    from music_platform.instance import prepare_dagster_home
     from music_platform.lib.connectivity import check_services
 
     check_services(settings)
     os.environ.update(instance_environment(settings))
-    os.environ["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     from music_platform.definitions import build_definitions
     from music_platform.defs.automation import run_failures_log
 

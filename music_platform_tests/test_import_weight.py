@@ -12,8 +12,12 @@ from pathlib import Path
 from music_platform_tests.platform_env import platform_environment
 
 # Each costs a noticeable share of a second or more to import and is used by a step, not by the
-# asset definitions. (polars and pyarrow still load: the table contracts are written in them.)
+# asset definitions. (The table contracts name their column types without polars, which their
+# `columns` build the first time a step needs them.)
 DEFERRED = (
+    "polars",
+    "pyarrow",
+    "numpy",
     "duckdb",
     "psycopg",
     "scipy",

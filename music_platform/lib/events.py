@@ -15,11 +15,15 @@ import types
 import typing
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING
 
-import polars as pl
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from music_platform.lib.schemas import TableContract
+from music_platform.lib.schemas import ColumnType, TableContract, polars_schema
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -74,33 +78,33 @@ class ListenEvent(BaseModel):
 
 EVENT_FIELDS: tuple[str, ...] = tuple(ListenEvent.model_fields)
 
-_POLARS_TYPES: dict[object, pl.DataType] = {
-    str: pl.String(),
-    int: pl.Int64(),
-    bool: pl.Boolean(),
-    Action: pl.String(),
-    AwareDatetime: pl.Datetime("us", "UTC"),
+_COLUMN_TYPES: dict[object, ColumnType] = {
+    str: ColumnType.STRING,
+    int: ColumnType.INT64,
+    bool: ColumnType.BOOLEAN,
+    Action: ColumnType.STRING,
+    AwareDatetime: ColumnType.TIMESTAMP,
 }
 
 
-def _polars_type(annotation: object) -> pl.DataType:
+def _column_type(annotation: object) -> ColumnType:
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         (annotation,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    return _POLARS_TYPES[annotation]
+    return _COLUMN_TYPES[annotation]
 
 
 # Where each event came from: the Kafka partition and offset, null for file events.
-PROVENANCE_COLUMNS: dict[str, pl.DataType] = {
-    "kafka_partition": pl.Int32(),
-    "kafka_offset": pl.Int64(),
+PROVENANCE_TYPES: dict[str, ColumnType] = {
+    "kafka_partition": ColumnType.INT32,
+    "kafka_offset": ColumnType.INT64,
 }
 
 LISTEN_EVENTS = TableContract(
     name="listen_events",
-    columns={
-        **{name: _polars_type(f.annotation) for name, f in ListenEvent.model_fields.items()},
-        "listen_date": pl.Date(),  # played_at's UTC day: the daily partition it belongs to
-        **PROVENANCE_COLUMNS,
+    column_types={
+        **{name: _column_type(f.annotation) for name, f in ListenEvent.model_fields.items()},
+        "listen_date": ColumnType.DATE,  # played_at's UTC day: the daily partition it belongs to
+        **PROVENANCE_TYPES,
     },
     primary_key=("event_id",),
     partition_column="listen_date",
@@ -119,11 +123,11 @@ def decode_event(value: bytes | str | None) -> ListenEvent | str:
 
 
 # How each field arrives in the JSON: played_at and action as strings, typed further below.
-_WIRE_SCHEMA: dict[str, pl.DataType] = {
-    name: pl.String() if dtype in (pl.Datetime, pl.String) else dtype
-    for name, dtype in ((name, LISTEN_EVENTS.columns[name]) for name in EVENT_FIELDS)
-}
-_STRING_FIELDS = [name for name, dtype in _WIRE_SCHEMA.items() if dtype == pl.String()]
+_STRING_FIELDS = [
+    name
+    for name in EVENT_FIELDS
+    if LISTEN_EVENTS.column_types[name] in (ColumnType.STRING, ColumnType.TIMESTAMP)
+]
 _REQUIRED_FIELDS = [name for name, f in ListenEvent.model_fields.items() if f.is_required()]
 _ID_FIELDS = ("event_id", "user_id", "track_id")
 # The one timestamp shape the vectorised pass parses; any other (which pydantic may still
@@ -148,12 +152,14 @@ def decode_events(values: Sequence[bytes | None]) -> tuple[pl.DataFrame, list[tu
     number where a string belongs...) is decoded alone by `decode_event`, so it is still
     accepted if valid and its reason is exactly the model's if not.
     """
+    import polars as pl
+
     raw = _as_text(values)
     # A line break inside a value would split it in two lines; an empty one would vanish.
     readable = raw.is_not_null() & ~raw.str.contains(r"[\r\n]") & (raw.str.strip_chars() != "")
     rows = readable.arg_true().to_list()
     frames, unread = _read_lines(values, rows)
-    fast = pl.concat(frames) if frames else pl.DataFrame(schema={**_WIRE_SCHEMA, "row": pl.Int64})
+    fast = pl.concat(frames) if frames else pl.DataFrame(schema={**_wire_schema(), "row": pl.Int64})
     fast = fast.with_columns(
         raw.gather(fast["row"]).alias("raw"),
         pl.col("played_at")
@@ -192,19 +198,35 @@ def decode_events(values: Sequence[bytes | None]) -> tuple[pl.DataFrame, list[tu
             for name in EVENT_FIELDS
         ),
         pl.col("row"),
-    ).cast(_EVENT_SCHEMA)
+    ).cast(_event_schema())
     slow = model_frame(slow_events).with_columns(pl.Series("row", slow_rows, dtype=pl.Int64))
     return pl.concat([typed, slow]).sort("row"), rejects
 
 
-_EVENT_SCHEMA: dict[str, pl.DataType] = {
-    **{name: LISTEN_EVENTS.columns[name] for name in EVENT_FIELDS},
-    "row": pl.Int64(),
-}
+@cache
+def _wire_schema() -> dict[str, pl.DataType]:
+    return polars_schema(
+        {
+            name: ColumnType.STRING if name in _STRING_FIELDS else LISTEN_EVENTS.column_types[name]
+            for name in EVENT_FIELDS
+        }
+    )
+
+
+@cache
+def _event_schema() -> dict[str, pl.DataType]:
+    return polars_schema(
+        {
+            **{name: LISTEN_EVENTS.column_types[name] for name in EVENT_FIELDS},
+            "row": ColumnType.INT64,
+        }
+    )
 
 
 def _as_text(values: Sequence[bytes | None]) -> pl.Series:
     """The values as strings; null where a value is missing or not UTF-8."""
+    import polars as pl
+
     binary = pl.Series("raw", values, dtype=pl.Binary)
     try:
         return binary.cast(pl.String)
@@ -225,11 +247,13 @@ def _read_lines(
     """These rows' values read as JSON lines with the wire schema: frames (with `row`), and
     the rows polars could not read. A batch polars refuses (malformed JSON, a string where a
     number belongs...) is halved until the rows it refuses are isolated."""
+    import polars as pl
+
     if not rows:
         return [], []
     buffer = b"\n".join(values[row] for row in rows)  # type: ignore[misc]
     try:
-        frame = pl.read_ndjson(io.BytesIO(buffer), schema=_WIRE_SCHEMA)
+        frame = pl.read_ndjson(io.BytesIO(buffer), schema=_wire_schema())
         if frame.height == len(rows):
             return [frame.with_columns(pl.Series("row", rows, dtype=pl.Int64))], []
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
@@ -244,6 +268,8 @@ def _read_lines(
 
 def _surely_valid() -> pl.Expr:
     """True for read rows the model accepts with the values polars read."""
+    import polars as pl
+
     present = pl.sum_horizontal(pl.col(name).is_not_null() for name in EVENT_FIELDS)
     present_strings = pl.sum_horizontal(pl.col(name).is_not_null() for name in _STRING_FIELDS)
     # Every key in the text is one read field with a value: no duplicate key (polars keeps
@@ -288,6 +314,8 @@ def describe_invalid(error: ValidationError) -> str:
 
 def encode_events(frame: pl.DataFrame) -> pl.Series:
     """Each row of an events frame (event field columns) as its JSON object, vectorised."""
+    import polars as pl
+
     fields = [name for name in EVENT_FIELDS if name in frame.columns]
     played_at = (
         pl.col("played_at").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -307,25 +335,31 @@ def events_frame(
 ) -> pl.DataFrame:
     """Decoded events (EVENT_FIELDS columns, as `decode_events` gives them) as a frame with
     LISTEN_EVENTS' columns (without load metadata): their day and where they were read from."""
+    import polars as pl
+
     n = events.height
     return events.with_columns(
         pl.col("played_at").dt.date().alias("listen_date"),
         pl.Series(
-            "kafka_partition", partitions or [None] * n, PROVENANCE_COLUMNS["kafka_partition"]
+            "kafka_partition", partitions or [None] * n, LISTEN_EVENTS.columns["kafka_partition"]
         ),
-        pl.Series("kafka_offset", offsets or [None] * n, PROVENANCE_COLUMNS["kafka_offset"]),
+        pl.Series("kafka_offset", offsets or [None] * n, LISTEN_EVENTS.columns["kafka_offset"]),
     ).select(list(LISTEN_EVENTS.columns))
 
 
 def model_frame(events: Sequence[ListenEvent]) -> pl.DataFrame:
     """Events the model validated, as EVENT_FIELDS columns typed as in LISTEN_EVENTS (what
     `decode_events` gives and `events_frame` takes)."""
+    import polars as pl
+
     columns = {name: [getattr(event, name) for event in events] for name in EVENT_FIELDS}
-    return pl.DataFrame(columns, schema={name: _EVENT_SCHEMA[name] for name in EVENT_FIELDS})
+    return pl.DataFrame(columns, schema={name: _event_schema()[name] for name in EVENT_FIELDS})
 
 
 def as_listens(events: pl.DataFrame) -> pl.DataFrame:
     """Staged events in staging/listens' raw shape (LISTENS columns, untyped checks to follow)."""
+    import polars as pl
+
     return events.select(
         "event_id",
         "user_id",

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import polars as pl
+
+if TYPE_CHECKING:
+    import polars as pl
 
 PREVIEW_ROWS = 10
 
 
 def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
     """The first rows as a markdown table, with long text cut so the table stays readable."""
+    import polars as pl
+
     head = frame.head(rows).with_columns(
         pl.col(pl.String).str.slice(0, 40),
     )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from music_platform.lib.fault_points import RAW_BEFORE_RENAME, pause_point
+
+if TYPE_CHECKING:
+    import polars as pl
 
 CATALOGUE_FILE = "latest"
 
@@ -71,6 +73,8 @@ def _process_exists(pid: int) -> bool:
 
 
 def read_raw(path: Path) -> pl.DataFrame:
+    import polars as pl
+
     if not path.exists():
         raise FileNotFoundError(
             f"raw file {path} does not exist: materialize its raw asset for this partition first"

@@ -6,15 +6,55 @@ columns, in this order, followed by the load metadata columns. dbt's `landing` s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars loads in the steps that read or write tables, not with the definitions
+    import polars as pl
 
-LOAD_METADATA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "batch_id": pl.String(),
-    "loaded_at": pl.Datetime("us", "UTC"),
+
+class ColumnType(Enum):
+    """A contract column's type; `polars_schema` gives the polars types the steps work in."""
+
+    STRING = "string"
+    INT32 = "int32"
+    INT64 = "int64"
+    FLOAT64 = "float64"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"  # microseconds, UTC
+
+
+def polars_schema(types: Mapping[str, ColumnType]) -> dict[str, pl.DataType]:
+    """The polars types of `types`' columns, in the same order."""
+    import polars as pl
+
+    polars_types: dict[ColumnType, pl.DataType] = {
+        ColumnType.STRING: pl.String(),
+        ColumnType.INT32: pl.Int32(),
+        ColumnType.INT64: pl.Int64(),
+        ColumnType.FLOAT64: pl.Float64(),
+        ColumnType.BOOLEAN: pl.Boolean(),
+        ColumnType.DATE: pl.Date(),
+        ColumnType.TIMESTAMP: pl.Datetime("us", "UTC"),
+    }
+    return {name: polars_types[column_type] for name, column_type in types.items()}
+
+
+LOAD_METADATA_TYPES: dict[str, ColumnType] = {
+    "source": ColumnType.STRING,
+    "batch_id": ColumnType.STRING,
+    "loaded_at": ColumnType.TIMESTAMP,
 }
+
+
+@cache
+def load_metadata() -> dict[str, pl.DataType]:
+    """The load metadata columns every staging and landing table ends with."""
+    return polars_schema(LOAD_METADATA_TYPES)
 
 
 @dataclass(frozen=True)
@@ -22,84 +62,89 @@ class TableContract:
     """One staging table: its typed columns, primary key and (for daily tables) date column."""
 
     name: str
-    columns: dict[str, pl.DataType]
+    column_types: dict[str, ColumnType]
     primary_key: tuple[str, ...]
     partition_column: str | None = None
 
+    @cached_property
+    def columns(self) -> dict[str, pl.DataType]:
+        """The typed columns in polars types, built the first time a step needs them."""
+        return polars_schema(self.column_types)
+
     @property
     def schema(self) -> dict[str, pl.DataType]:
-        return {**self.columns, **LOAD_METADATA}
+        return {**self.columns, **load_metadata()}
 
     @property
     def column_names(self) -> list[str]:
-        return list(self.schema)
+        return [*self.column_types, *LOAD_METADATA_TYPES]
 
 
 ARTISTS = TableContract(
     name="artists",
-    columns={
-        "artist_id": pl.String(),
-        "artist_name": pl.String(),
-        "artist_mbid": pl.String(),
-        "country": pl.String(),
-        "genres": pl.String(),  # ';'-joined, most characteristic first
-        "popularity": pl.Int32(),
-        "followers": pl.Int64(),
+    column_types={
+        "artist_id": ColumnType.STRING,
+        "artist_name": ColumnType.STRING,
+        "artist_mbid": ColumnType.STRING,
+        "country": ColumnType.STRING,
+        "genres": ColumnType.STRING,  # ';'-joined, most characteristic first
+        "popularity": ColumnType.INT32,
+        "followers": ColumnType.INT64,
     },
     primary_key=("artist_id",),
 )
 
 TRACKS = TableContract(
     name="tracks",
-    columns={
-        "track_id": pl.String(),
-        "track_name": pl.String(),
-        "track_mbid": pl.String(),
-        "artist_id": pl.String(),
-        "album_id": pl.String(),
-        "album_name": pl.String(),
-        "release_date": pl.Date(),
-        "duration_ms": pl.Int32(),
-        "explicit": pl.Boolean(),
-        "popularity": pl.Int32(),
-        "genre": pl.String(),
-        "danceability": pl.Float64(),
-        "energy": pl.Float64(),
-        "key": pl.Int32(),
-        "loudness": pl.Float64(),
-        "mode": pl.Int32(),
-        "speechiness": pl.Float64(),
-        "acousticness": pl.Float64(),
-        "instrumentalness": pl.Float64(),
-        "liveness": pl.Float64(),
-        "valence": pl.Float64(),
-        "tempo": pl.Float64(),
-        "time_signature": pl.Int32(),
+    column_types={
+        "track_id": ColumnType.STRING,
+        "track_name": ColumnType.STRING,
+        "track_mbid": ColumnType.STRING,
+        "artist_id": ColumnType.STRING,
+        "album_id": ColumnType.STRING,
+        "album_name": ColumnType.STRING,
+        "release_date": ColumnType.DATE,
+        "duration_ms": ColumnType.INT32,
+        "explicit": ColumnType.BOOLEAN,
+        "popularity": ColumnType.INT32,
+        "genre": ColumnType.STRING,
+        "danceability": ColumnType.FLOAT64,
+        "energy": ColumnType.FLOAT64,
+        "key": ColumnType.INT32,
+        "loudness": ColumnType.FLOAT64,
+        "mode": ColumnType.INT32,
+        "speechiness": ColumnType.FLOAT64,
+        "acousticness": ColumnType.FLOAT64,
+        "instrumentalness": ColumnType.FLOAT64,
+        "liveness": ColumnType.FLOAT64,
+        "valence": ColumnType.FLOAT64,
+        "tempo": ColumnType.FLOAT64,
+        "time_signature": ColumnType.INT32,
     },
     primary_key=("track_id",),
 )
 
 USERS = TableContract(
     name="users",
-    columns={
-        "user_id": pl.String(),
-        "username": pl.String(),
-        "country": pl.String(),  # ISO 3166-1 alpha-2
-        "signup_date": pl.Date(),
-        "birth_year": pl.Int32(),
+    column_types={
+        "user_id": ColumnType.STRING,
+        "username": ColumnType.STRING,
+        "country": ColumnType.STRING,  # ISO 3166-1 alpha-2
+        "signup_date": ColumnType.DATE,
+        "birth_year": ColumnType.INT32,
     },
     primary_key=("user_id",),
 )
 
 LISTENS = TableContract(
     name="listens",
-    columns={
-        "event_id": pl.String(),
-        "user_id": pl.String(),
-        "track_id": pl.String(),
-        "listened_at": pl.Datetime("us", "UTC"),
-        "ms_played": pl.Int32(),
-        "listen_date": pl.Date(),
+    column_types={
+        "event_id": ColumnType.STRING,
+        "user_id": ColumnType.STRING,
+        "track_id": ColumnType.STRING,
+        "listened_at": ColumnType.TIMESTAMP,
+        "ms_played": ColumnType.INT32,
+        "listen_date": ColumnType.DATE,
     },
     primary_key=("event_id",),
     partition_column="listen_date",
@@ -108,12 +153,18 @@ LISTENS = TableContract(
 CATALOGUE_TABLES: tuple[TableContract, ...] = (ARTISTS, TRACKS, USERS)
 ALL_TABLES: tuple[TableContract, ...] = (*CATALOGUE_TABLES, LISTENS)
 
-REJECTS_COLUMNS: dict[str, pl.DataType] = {
-    "table_name": pl.String(),
-    "partition_key": pl.String(),  # '' for unpartitioned tables
-    "record_key": pl.String(),
-    "reason": pl.String(),
-    "record": pl.String(),  # the original record as JSON
-    "batch_id": pl.String(),
-    "rejected_at": pl.Datetime("us", "UTC"),
+REJECTS_TYPES: dict[str, ColumnType] = {
+    "table_name": ColumnType.STRING,
+    "partition_key": ColumnType.STRING,  # '' for unpartitioned tables
+    "record_key": ColumnType.STRING,
+    "reason": ColumnType.STRING,
+    "record": ColumnType.STRING,  # the original record as JSON
+    "batch_id": ColumnType.STRING,
+    "rejected_at": ColumnType.TIMESTAMP,
 }
+
+
+@cache
+def rejects_columns() -> dict[str, pl.DataType]:
+    """The rejects table's columns: every rejected record of every table, with its reason."""
+    return polars_schema(REJECTS_TYPES)

@@ -225,14 +225,14 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             home, "dev", POSTGRES_DB=database, DAGSTER_POSTGRES_DB=database
         )
         with applied(variables):
-            from music_platform import runner
+            from music_platform.instance import prepare_dagster_home
             from music_platform.settings import get_settings
             from music_platform.status import instance_environment
 
             settings = get_settings()
             settings.ensure_home()
             variables |= instance_environment(settings)
-            variables["DAGSTER_HOME"] = str(runner.prepare_dagster_home(settings))
+            variables["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
         env = {**os.environ, **variables}
         with (
             webserver(env=env, cwd=work, log=work / "webserver.log") as (url, _),

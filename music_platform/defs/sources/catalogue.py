@@ -18,52 +18,54 @@ overwritten: the catalogue keeps its own duration and the identity keeps Last.fm
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from music_platform.defs.sources.listens import artist_key, heard_key, heard_keys
-from music_platform.lib.schemas import ARTISTS, TRACKS
+from music_platform.lib.schemas import ARTISTS, TRACKS, ColumnType, polars_schema
 from music_platform.lib.sources.files import tidytuesday_to_artists, tidytuesday_to_tracks
 from music_platform.lib.sources.identity import match_tracks, normalise_artist, normalised
 from music_platform.lib.sources.kaggle import kaggle_to_artists, kaggle_to_tracks
 from music_platform.lib.sources.spotify import FEATURE_COLUMNS
 
-HEARD_SCHEMA: dict[str, pl.DataType] = {
-    "heard_key": pl.String(),
-    "artist_name": pl.String(),
-    "track_name": pl.String(),
-    "artist_mbid": pl.String(),
-    "track_mbid": pl.String(),
+if TYPE_CHECKING:
+    import polars as pl
+
+HEARD_SCHEMA: dict[str, ColumnType] = {
+    "heard_key": ColumnType.STRING,
+    "artist_name": ColumnType.STRING,
+    "track_name": ColumnType.STRING,
+    "artist_mbid": ColumnType.STRING,
+    "track_mbid": ColumnType.STRING,
 }
-LASTFM_TRACK_SCHEMA: dict[str, pl.DataType] = {
-    "heard_key": pl.String(),
-    "lastfm_duration_ms": pl.Int64(),
-    "lastfm_track_mbid": pl.String(),
-    "lastfm_genre": pl.String(),
+LASTFM_TRACK_SCHEMA: dict[str, ColumnType] = {
+    "heard_key": ColumnType.STRING,
+    "lastfm_duration_ms": ColumnType.INT64,
+    "lastfm_track_mbid": ColumnType.STRING,
+    "lastfm_genre": ColumnType.STRING,
 }
-LASTFM_ARTIST_SCHEMA: dict[str, pl.DataType] = {
-    "artist_key": pl.String(),
-    "artist_name": pl.String(),
-    "artist_mbid": pl.String(),
-    "genres": pl.String(),
+LASTFM_ARTIST_SCHEMA: dict[str, ColumnType] = {
+    "artist_key": ColumnType.STRING,
+    "artist_name": ColumnType.STRING,
+    "artist_mbid": ColumnType.STRING,
+    "genres": ColumnType.STRING,
 }
-RESOLUTION_SCHEMA: dict[str, pl.DataType] = {
-    "heard_key": pl.String(),
-    "spotify_search_id": pl.String(),
-    "spotify_confidence": pl.Float64(),
-    "spotify_match": pl.String(),
+RESOLUTION_SCHEMA: dict[str, ColumnType] = {
+    "heard_key": ColumnType.STRING,
+    "spotify_search_id": ColumnType.STRING,
+    "spotify_confidence": ColumnType.FLOAT64,
+    "spotify_match": ColumnType.STRING,
 }
-CATALOGUE_TRACK_SCHEMA: dict[str, pl.DataType] = {
-    **TRACKS.columns,
-    "artist_name": pl.String(),
-    "catalogue_source": pl.String(),
+CATALOGUE_TRACK_SCHEMA: dict[str, ColumnType] = {
+    **TRACKS.column_types,
+    "artist_name": ColumnType.STRING,
+    "catalogue_source": ColumnType.STRING,
 }
-CATALOGUE_ARTIST_SCHEMA: dict[str, pl.DataType] = {
-    **ARTISTS.columns,
-    "catalogue_source": pl.String(),
+CATALOGUE_ARTIST_SCHEMA: dict[str, ColumnType] = {
+    **ARTISTS.column_types,
+    "catalogue_source": ColumnType.STRING,
 }
 FEATURES = list(FEATURE_COLUMNS)
 
@@ -95,6 +97,8 @@ class ReconciledCatalogue:
 
     @property
     def disagreements(self) -> pl.DataFrame:
+        import polars as pl
+
         return self.identity.filter(pl.col("duration_disagrees"))
 
 
@@ -129,6 +133,8 @@ def _int_or_none(value: object) -> int | None:
 
 def heard_from_listened(listened: pl.DataFrame) -> pl.DataFrame:
     """Distinct heard tracks, with the MBIDs Last.fm gave for them."""
+    import polars as pl
+
     named = listened.filter(
         pl.col("artist_name").is_not_null() & pl.col("track_name").is_not_null()
     )
@@ -147,6 +153,8 @@ def heard_from_listened(listened: pl.DataFrame) -> pl.DataFrame:
 
 def lastfm_tracks_from_raw(raw: pl.DataFrame | None) -> pl.DataFrame:
     """Per heard track: Last.fm's duration, MBID and top tag (track.getInfo, track.getTopTags)."""
+    import polars as pl
+
     facts: dict[str, dict] = {}
     for item, request in _json_rows(raw):
         params = request.get("params", {})
@@ -161,11 +169,13 @@ def lastfm_tracks_from_raw(raw: pl.DataFrame | None) -> pl.DataFrame:
             ranked = sorted(_tags(item), key=lambda t: -(_int_or_none(t.get("count")) or 0))
             if ranked:
                 fact["lastfm_genre"] = ranked[0].get("name")
-    return pl.DataFrame(list(facts.values()), schema=LASTFM_TRACK_SCHEMA)
+    return pl.DataFrame(list(facts.values()), schema=polars_schema(LASTFM_TRACK_SCHEMA))
 
 
 def lastfm_artists_from_raw(raw: pl.DataFrame | None) -> pl.DataFrame:
     """Per heard artist: Last.fm's MBID and tags (artist.getInfo, artist.getTopTags)."""
+    import polars as pl
+
     facts: dict[str, dict] = {}
     for item, request in _json_rows(raw):
         name = request.get("params", {}).get("artist")
@@ -177,11 +187,13 @@ def lastfm_artists_from_raw(raw: pl.DataFrame | None) -> pl.DataFrame:
         else:
             ranked = sorted(_tags(item), key=lambda t: -(_int_or_none(t.get("count")) or 0))
             fact["genres"] = ";".join(t["name"] for t in ranked[:5] if t.get("name")) or None
-    return pl.DataFrame(list(facts.values()), schema=LASTFM_ARTIST_SCHEMA)
+    return pl.DataFrame(list(facts.values()), schema=polars_schema(LASTFM_ARTIST_SCHEMA))
 
 
 def resolutions_from_raw(raw: pl.DataFrame | None) -> pl.DataFrame:
     """Per heard track: the Spotify track its search matched (None below the confidence bar)."""
+    import polars as pl
+
     rows = {
         heard_key(item["artist"], item["title"]): {
             "heard_key": heard_key(item["artist"], item["title"]),
@@ -191,7 +203,7 @@ def resolutions_from_raw(raw: pl.DataFrame | None) -> pl.DataFrame:
         }
         for item, _ in _json_rows(raw)
     }
-    return pl.DataFrame(list(rows.values()), schema=RESOLUTION_SCHEMA)
+    return pl.DataFrame(list(rows.values()), schema=polars_schema(RESOLUTION_SCHEMA))
 
 
 def _release_date(text: str | None) -> date | None:
@@ -209,6 +221,8 @@ def spotify_from_raw(
     tracks: pl.DataFrame | None, artists: pl.DataFrame | None, features: pl.DataFrame | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Spotify's tracks (with their audio features and artist's first genre) and artists."""
+    import polars as pl
+
     artist_rows = {
         item["id"]: {
             "artist_id": item["id"],
@@ -249,17 +263,24 @@ def spotify_from_raw(
             "catalogue_source": "spotify",
         }
     return (
-        pl.DataFrame(list(track_rows.values()), schema=CATALOGUE_TRACK_SCHEMA, strict=False),
-        pl.DataFrame(list(artist_rows.values()), schema=CATALOGUE_ARTIST_SCHEMA, strict=False),
+        pl.DataFrame(
+            list(track_rows.values()), schema=polars_schema(CATALOGUE_TRACK_SCHEMA), strict=False
+        ),
+        pl.DataFrame(
+            list(artist_rows.values()), schema=polars_schema(CATALOGUE_ARTIST_SCHEMA), strict=False
+        ),
     )
 
 
 # --- Composing ----------------------------------------------------------------------------------
 
 
-def _labelled(frame: pl.DataFrame, source: str, schema: dict) -> pl.DataFrame:
-    """A file source's rows in `schema`, labelled, every artist id set: names that normalise to
-    nothing ("!!!") get no `name_id`, so they get `artist_key`'s hash of the name instead."""
+def _labelled(frame: pl.DataFrame, source: str, types: Mapping[str, ColumnType]) -> pl.DataFrame:
+    """A file source's rows in `types`' columns, labelled, every artist id set: names that
+    normalise to nothing ("!!!") get no `name_id`, so they get `artist_key`'s hash of the
+    name instead."""
+    import polars as pl
+
     missing = frame.filter(pl.col("artist_id").is_null() & pl.col("artist_name").is_not_null())
     ids = {name: artist_key(name) for name in missing["artist_name"].unique()}
     return frame.with_columns(
@@ -268,7 +289,7 @@ def _labelled(frame: pl.DataFrame, source: str, schema: dict) -> pl.DataFrame:
             pl.col("artist_name").replace_strict(ids, default=None, return_dtype=pl.String),
         ).alias("artist_id"),
         pl.lit(source).alias("catalogue_source"),
-    ).select([pl.col(c).cast(t) for c, t in schema.items()])
+    ).select([pl.col(c).cast(t) for c, t in polars_schema(types).items()])
 
 
 def _file_catalogues(inputs: CatalogueInputs) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
@@ -296,6 +317,8 @@ def _file_catalogues(inputs: CatalogueInputs) -> tuple[list[pl.DataFrame], list[
 def _with_fallback_features(tracks: pl.DataFrame, donors: pl.DataFrame) -> pl.DataFrame:
     """Audio features (and a missing genre) from a file row of the same track id, else of the
     same normalised artist and title; `features_source` says whose they are."""
+    import polars as pl
+
     donors = donors.filter(pl.col("danceability").is_not_null())
     given = [*FEATURES, "genre", "catalogue_source"]
     by_id = donors.unique("track_id", keep="first", maintain_order=True).select(
@@ -311,6 +334,8 @@ def _with_fallback_features(tracks: pl.DataFrame, donors: pl.DataFrame) -> pl.Da
     from_id = pl.col("danceability__id").is_not_null()
 
     def pick(column: str, own_value: pl.Expr) -> pl.Expr:
+        import polars as pl
+
         return (
             pl.when(own)
             .then(own_value)
@@ -341,10 +366,14 @@ def _artist_id(name: str | None, to_spotify: dict[str, str]) -> str:
 
 
 def reconcile(inputs: CatalogueInputs, *, duration_tolerance_ms: int) -> ReconciledCatalogue:
+    import polars as pl
+
     file_tracks, file_artists = _file_catalogues(inputs)
     to_spotify = _artist_id_map(inputs.spotify_artists)
 
     def canonical_artists(frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
         return frame.with_columns(pl.col("artist_id").replace(to_spotify))
 
     every_row = pl.concat([inputs.spotify_tracks, *file_tracks])
@@ -399,6 +428,8 @@ def reconcile(inputs: CatalogueInputs, *, duration_tolerance_ms: int) -> Reconci
 def _identity(
     heard: pl.DataFrame, catalogue: pl.DataFrame, pairs: pl.DataFrame, tolerance_ms: int
 ) -> pl.DataFrame:
+    import polars as pl
+
     matched = pairs.select(
         "left_row",
         "right_row",
@@ -451,6 +482,8 @@ def _heard_only_tracks(
     identity: pl.DataFrame, heard: pl.DataFrame, to_spotify: dict[str, str]
 ) -> pl.DataFrame:
     """Catalogue rows for heard tracks no catalogue knows: Last.fm's facts, or just the names."""
+    import polars as pl
+
     unknown = identity.filter(pl.col("matched_by").is_null()).join(
         heard.select("heard_key", "lastfm_duration_ms", "lastfm_genre"),
         on="heard_key",
@@ -473,12 +506,14 @@ def _heard_only_tracks(
     )
 
 
-def _conformed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """`frame` with exactly `schema`'s columns: cast where present, null where not."""
+def _conformed(frame: pl.DataFrame, types: Mapping[str, ColumnType]) -> pl.DataFrame:
+    """`frame` with exactly `types`' columns: cast where present, null where not."""
+    import polars as pl
+
     return frame.select(
         [
             pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype).alias(name)
-            for name, dtype in schema.items()
+            for name, dtype in polars_schema(types).items()
         ]
     )
 
@@ -492,6 +527,8 @@ def _artists(
 ) -> pl.DataFrame:
     """Spotify, then file, then Last.fm artists; every track's artist present; MBIDs from
     Last.fm (its info, else the scrobbles) by normalised name."""
+    import polars as pl
+
     lastfm = inputs.lastfm_artists.select(
         pl.col("artist_name")
         .map_elements(lambda name: _artist_id(name, to_spotify), return_dtype=pl.String)

@@ -14,9 +14,9 @@ missing and the unknown columns, nothing lands and the previous landing stays.
 
 from collections.abc import Iterator
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
@@ -54,6 +54,9 @@ from music_platform.lib.sources.files import (
 from music_platform.lib.sources.kaggle import sha256_of
 from music_platform.settings import get_settings
 
+if TYPE_CHECKING:
+    import polars as pl
+
 TIDYTUESDAY_SOURCE = "tidytuesday"
 TIDYTUESDAY_KEY = dg.AssetKey(["raw", TIDYTUESDAY_SOURCE, "songs"])
 
@@ -80,13 +83,15 @@ def _land_days(
     source: str,
     entity: str,
     rejects_table: str,
-    rows: pl.DataFrame,
-    day_of: pl.Expr,
+    rows: "pl.DataFrame",
+    day_of: "pl.Expr",
     screened: ScreenedFile,
     request: dict,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Land the run's days of a screened listening file, unless a blocking check fails: then
     the previous landing stays."""
+    import polars as pl
+
     settings = get_settings()
     path = request["path"]
     days = context.partition_keys
@@ -139,6 +144,8 @@ def _land_days(
 def raw_lastfm_1k_scrobbles(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     path = get_settings().sources.lastfm_scrobbles_file
     if path is None:
         raise dg.Failure("LASTFM_SCROBBLES_FILE is not set: no scrobbles file to land")
@@ -179,6 +186,8 @@ def raw_lastfm_1k_scrobbles(
 def raw_listen_events_file(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     settings = get_settings()
     paths = settings.listen_events_files
     if not paths:
@@ -219,6 +228,8 @@ def raw_listen_events_file(
 def raw_tidytuesday_songs(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     settings = get_settings()
     path = settings.sources.tidytuesday_songs_csv
     if path is None:

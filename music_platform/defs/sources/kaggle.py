@@ -16,9 +16,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import CATALOGUE_FRESHNESS
 from music_platform.defs.sources import quality
@@ -33,6 +33,7 @@ from music_platform.lib.quality.files import (
     quality_table_name,
 )
 from music_platform.lib.raw_files import raw_path, write_raw
+from music_platform.lib.schemas import ColumnType, polars_schema
 from music_platform.lib.sources.kaggle import (
     COLUMNS,
     TRACKS_FORMAT,
@@ -41,6 +42,9 @@ from music_platform.lib.sources.kaggle import (
     sha256_of,
 )
 from music_platform.settings import Settings, SourceSettings, get_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SOURCE = "kaggle"
 TRACKS_KEY = dg.AssetKey(["raw", SOURCE, "tracks"])
@@ -51,10 +55,10 @@ PROFILE = quality.CatalogueProfile(
     numeric=("popularity", "duration_ms", "danceability", "energy", "loudness", "tempo"),
 )
 # What `read_tracks_csv` returns: the file's columns, explicit as a boolean, genres gathered.
-PARSED_SCHEMA: dict[str, pl.DataType] = {
+PARSED_SCHEMA: dict[str, ColumnType] = {
     **{name: dtype for name, dtype in COLUMNS.items() if name != "track_genre"},
-    "explicit": pl.Boolean(),
-    "genres": pl.String(),
+    "explicit": ColumnType.BOOLEAN,
+    "genres": ColumnType.STRING,
 }
 
 
@@ -84,7 +88,9 @@ def _credentials_for_kaggle(sources: SourceSettings) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
-def _from_files(paths: list[Path]) -> tuple[pl.DataFrame, list[ScreenedFile]]:
+def _from_files(paths: list[Path]) -> "tuple[pl.DataFrame, list[ScreenedFile]]":
+    import polars as pl
+
     frames, screens = [], []
     for path in paths:
         if not path.is_file():
@@ -97,7 +103,7 @@ def _from_files(paths: list[Path]) -> tuple[pl.DataFrame, list[ScreenedFile]]:
     return pl.concat(frames).unique("track_id", keep="first", maintain_order=True), screens
 
 
-def _download(settings: Settings) -> tuple[pl.DataFrame, list[ScreenedFile]]:
+def _download(settings: Settings) -> "tuple[pl.DataFrame, list[ScreenedFile]]":
     sources = settings.sources
     with _credentials_for_kaggle(sources):
         dataset = download_tracks_dataset(
@@ -116,11 +122,15 @@ def _download(settings: Settings) -> tuple[pl.DataFrame, list[ScreenedFile]]:
     return with_landing_columns(tracks, SOURCE, request), [screened]
 
 
-def _nothing() -> pl.DataFrame:
-    return with_landing_columns(pl.DataFrame(schema=PARSED_SCHEMA), SOURCE, {"method": "none"})
+def _nothing() -> "pl.DataFrame":
+    import polars as pl
+
+    return with_landing_columns(
+        pl.DataFrame(schema=polars_schema(PARSED_SCHEMA)), SOURCE, {"method": "none"}
+    )
 
 
-def _land(settings: Settings) -> tuple[pl.DataFrame, str, list[ScreenedFile]]:
+def _land(settings: Settings) -> "tuple[pl.DataFrame, str, list[ScreenedFile]]":
     """The rows, where they came from, and each file's screening (none when nothing landed)."""
     files = local_files(settings)
     if files:
@@ -168,6 +178,8 @@ def _not_offered(used: str) -> quality.Screening:
 def raw_kaggle_tracks(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     settings = get_settings()
     path = raw_path(settings.raw_dir, SOURCE, "tracks")
     try:

@@ -11,25 +11,29 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from music_platform.lib.metadata import table_metadata
 from music_platform.lib.raw_files import raw_path, write_raw
+from music_platform.lib.schemas import ColumnType, polars_schema
 from music_platform.lib.sources.records import raw_item
 
+if TYPE_CHECKING:
+    import polars as pl
+
 KINDS = {"python", "parquet"}
-RECORD_SCHEMA: dict[str, pl.DataType] = {
-    "payload": pl.String(),
-    "_source": pl.String(),
-    "_fetched_at": pl.Datetime("us", "UTC"),
-    "_request": pl.String(),
+RECORD_SCHEMA: dict[str, ColumnType] = {
+    "payload": ColumnType.STRING,
+    "_source": ColumnType.STRING,
+    "_fetched_at": ColumnType.TIMESTAMP,
+    "_request": ColumnType.STRING,
 }
 
 
 def records_frame(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     """Landed connector records (item + `_source`, `_fetched_at`, `_request`) as a raw table."""
+    import polars as pl
+
     rows = [
         {
             "payload": json.dumps(raw_item(dict(record)), ensure_ascii=False),
@@ -39,11 +43,13 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         }
         for record in records
     ]
-    return pl.DataFrame(rows, schema=RECORD_SCHEMA)
+    return pl.DataFrame(rows, schema=polars_schema(RECORD_SCHEMA))
 
 
 def with_landing_columns(frame: pl.DataFrame, source: str, request: dict) -> pl.DataFrame:
     """A file's parsed rows with where and when they were read."""
+    import polars as pl
+
     return frame.with_columns(
         pl.lit(source).alias("_source"),
         pl.lit(datetime.now(UTC)).alias("_fetched_at"),
@@ -66,6 +72,8 @@ def write_all(
 
 def read_landed(raw_dir: Path, source: str, entity: str) -> pl.DataFrame | None:
     """Every landed partition of an entity as one frame (None when nothing has landed yet)."""
+    import polars as pl
+
     folder = raw_dir / source / entity
     files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     if not files:

@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import DAILY_FRESHNESS, daily_partitions, single_run_backfill
 from music_platform.defs.sources.clients import lastfm_client, retry_later
@@ -168,6 +167,8 @@ def _complete_scrobbles(records: list[dict[str, Any]]) -> int:
 def raw_lastfm_day(
     context: dg.AssetExecutionContext,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     settings = get_settings()
     users = settings.sources.users
     days = context.partition_keys

@@ -8,30 +8,34 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.sources import lastfm
 from music_platform.defs.sources.landing import read_landed
 from music_platform.defs.sources.selection import ListensSource, SourceSelection
 from music_platform.lib.events import as_listens
 from music_platform.lib.raw_files import raw_path, read_raw
+from music_platform.lib.schemas import ColumnType, polars_schema
 from music_platform.lib.sources.events_file import decode_lines
 from music_platform.lib.sources.files import lastfm_1k_to_listens
 from music_platform.lib.sources.identity import name_id
+
+if TYPE_CHECKING:
+    import polars as pl
 
 LASTFM_1K_SOURCE = "lastfm_1k"
 LASTFM_1K_KEY = dg.AssetKey(["raw", LASTFM_1K_SOURCE, "scrobbles"])
 EVENTS_FILE_SOURCE = "events_file"
 EVENTS_FILE_KEY = dg.AssetKey(["raw", EVENTS_FILE_SOURCE, "events"])
-LISTENED_SCHEMA: dict[str, pl.DataType] = {
-    "user_id": pl.String(),
-    "listened_at": pl.Datetime("us", "UTC"),
-    "artist_name": pl.String(),
-    "artist_mbid": pl.String(),
-    "track_name": pl.String(),
-    "track_mbid": pl.String(),
+LISTENED_SCHEMA: dict[str, ColumnType] = {
+    "user_id": ColumnType.STRING,
+    "listened_at": ColumnType.TIMESTAMP,
+    "artist_name": ColumnType.STRING,
+    "artist_mbid": ColumnType.STRING,
+    "track_name": ColumnType.STRING,
+    "track_mbid": ColumnType.STRING,
 }
 # Where each real listens source lands: (source folder, entity).
 _LANDED = {
@@ -55,6 +59,8 @@ def _text(value: object) -> str | None:
 
 
 def _from_lastfm_api(raw: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
     rows = []
     for payload, request in zip(raw["payload"], raw["_request"], strict=True):
         item, asked = json.loads(payload), json.loads(request)
@@ -69,12 +75,14 @@ def _from_lastfm_api(raw: pl.DataFrame) -> pl.DataFrame:
                 "track_mbid": item.get("mbid") or None,
             }
         )
-    return pl.DataFrame(rows, schema=LISTENED_SCHEMA)
+    return pl.DataFrame(rows, schema=polars_schema(LISTENED_SCHEMA))
 
 
 def _from_events(raw: pl.DataFrame) -> pl.DataFrame:
     """Who listened when. An event names its track by catalogue id, as a streamed one does, so
     it gives no (artist, title) for the identity to reconcile."""
+    import polars as pl
+
     events = decode_lines(raw["line"])
     return events.select(
         "user_id",
@@ -84,11 +92,13 @@ def _from_events(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _listened(selection: SourceSelection, raw: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
     if selection.listens is ListensSource.LASTFM:
         return _from_lastfm_api(raw)
     if selection.listens is ListensSource.EVENTS_FILE:
         return _from_events(raw)
-    return raw.select([pl.col(c).cast(t) for c, t in LISTENED_SCHEMA.items()])
+    return raw.select([pl.col(c).cast(t) for c, t in polars_schema(LISTENED_SCHEMA).items()])
 
 
 def listened(selection: SourceSelection, raw_dir: Path, partition_key: str) -> pl.DataFrame:
@@ -99,9 +109,11 @@ def listened(selection: SourceSelection, raw_dir: Path, partition_key: str) -> p
 
 def listened_so_far(selection: SourceSelection, raw_dir: Path) -> pl.DataFrame:
     """Every landed day of real listening (empty before the first day lands)."""
+    import polars as pl
+
     raw = read_landed(raw_dir, *_LANDED[selection.listens])
     if raw is None:
-        return pl.DataFrame(schema=LISTENED_SCHEMA)
+        return pl.DataFrame(schema=polars_schema(LISTENED_SCHEMA))
     return _listened(selection, raw)
 
 
@@ -134,6 +146,8 @@ def artist_key(artist: str | None) -> str:
 
 def heard_keys(frame: pl.DataFrame) -> pl.Series:
     """`heard_key` of each row's (artist_name, track_name), each distinct pair computed once."""
+    import polars as pl
+
     pairs = frame.select("artist_name", "track_name")
     keys = {pair: heard_key(*pair) for pair in pairs.unique().iter_rows()}
     return pl.Series("heard_key", [keys[pair] for pair in pairs.iter_rows()], dtype=pl.String)
@@ -142,6 +156,8 @@ def heard_keys(frame: pl.DataFrame) -> pl.Series:
 def to_listens(listened: pl.DataFrame, track_ids: pl.DataFrame | None) -> pl.DataFrame:
     """LISTENS rows: event_id `user:epoch-seconds:n` as in the Last.fm 1K file, track_id from
     the cross-source identity (`heard_key` -> track_id); ms_played is unknown to Last.fm."""
+    import polars as pl
+
     rows = lastfm_1k_to_listens(listened).drop("track_id").with_columns(heard_keys(listened))
     known = (
         track_ids.select("heard_key", "track_id")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.sources import synthetic
 from music_platform.defs.sources.listens import (
@@ -28,7 +28,10 @@ from music_platform.lib import schemas
 from music_platform.lib.raw_files import raw_path, read_raw
 from music_platform.settings import get_settings
 
-Reader = Callable[[str | None], tuple[pl.DataFrame, str]]
+if TYPE_CHECKING:
+    import polars as pl
+
+Reader = Callable[[str | None], "tuple[pl.DataFrame, str]"]
 """Partition key (None for catalogues) -> the rows in contract columns, and the source name."""
 
 
@@ -41,6 +44,8 @@ class StagingSource:
 
 def _synthetic(contract: schemas.TableContract, key: dg.AssetKey) -> StagingSource:
     def read(partition_key: str | None) -> tuple[pl.DataFrame, str]:
+        import polars as pl
+
         path = raw_path(get_settings().raw_dir, synthetic.SOURCE, contract.name, partition_key)
         raw = read_raw(path)
         source = raw["_source"][0] if "_source" in raw.columns and raw.height else "unknown"
@@ -51,6 +56,8 @@ def _synthetic(contract: schemas.TableContract, key: dg.AssetKey) -> StagingSour
 
 def _reconciled(contract: schemas.TableContract) -> Reader:
     def read(_: str | None) -> tuple[pl.DataFrame, str]:
+        import polars as pl
+
         path = reconciled_path(get_settings(), contract.name)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize {IDENTITY_KEY} first")
@@ -64,6 +71,8 @@ def _reconciled(contract: schemas.TableContract) -> Reader:
 
 def _users(selection: SourceSelection) -> Reader:
     def read(_: str | None) -> tuple[pl.DataFrame, str]:
+        import polars as pl
+
         settings = get_settings()
         heard = listened_so_far(selection, settings.raw_dir)["user_id"].unique().to_list()
         # Configured Last.fm users are users before their first scrobble lands.
@@ -84,6 +93,8 @@ def _users(selection: SourceSelection) -> Reader:
 
 def _listens(selection: SourceSelection) -> Reader:
     def read(partition_key: str | None) -> tuple[pl.DataFrame, str]:
+        import polars as pl
+
         settings = get_settings()
         if selection.listens is ListensSource.EVENTS_FILE:
             return events_listens(settings.raw_dir, partition_key or ""), selection.listens.value

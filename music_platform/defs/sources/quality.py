@@ -13,15 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.lib.quality import compare
 from music_platform.lib.quality.files import ScreenedFile, worst_reasons
-from music_platform.lib.schemas import REJECTS_COLUMNS
+from music_platform.lib.schemas import rejects_columns
 from music_platform.settings import get_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 COLUMNS_CHECK = "columns_match"
 REJECTS_CHECK = "reject_rate_within_threshold"
@@ -174,6 +177,8 @@ def record_rejects(
     staging: StagingResource, table_name: str, screened: ScreenedFile | None
 ) -> None:
     """Replace the file's rejects in the staging rejects table (none when it was clean)."""
+    import polars as pl
+
     rejects = screened.rejects if screened is not None else pl.DataFrame()
     store = staging.store()
     store.ensure_tables()
@@ -188,9 +193,9 @@ def record_rejects(
             pl.lit(dt.datetime.now(dt.UTC)).alias("rejected_at"),
         )
         if rejects.height
-        else pl.DataFrame(schema=REJECTS_COLUMNS)
+        else pl.DataFrame(schema=rejects_columns())
     )
-    store.replace_rejects(table_name, "", rows.cast(REJECTS_COLUMNS))
+    store.replace_rejects(table_name, "", rows.cast(rejects_columns()))
 
 
 def screening_metadata(screened: ScreenedFile | None, screening: Screening) -> dict[str, object]:

@@ -9,9 +9,9 @@ in the identity, not overwritten).
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import CATALOGUE_FRESHNESS
 from music_platform.defs.sources import files, kaggle, lastfm, spotify
@@ -32,6 +32,9 @@ from music_platform.lib.metadata import markdown_preview
 from music_platform.lib.raw_files import raw_path, write_raw
 from music_platform.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    import polars as pl
+
 IDENTITY_KEY = dg.AssetKey(["staging", "track_identity"])
 
 
@@ -40,7 +43,9 @@ def reconciled_path(settings: Settings, name: str) -> Path:
     return settings.reconciled_dir / f"{name}.parquet"
 
 
-def _catalogue_file(settings: Settings, source: str, entity: str) -> pl.DataFrame | None:
+def _catalogue_file(settings: Settings, source: str, entity: str) -> "pl.DataFrame | None":
+    import polars as pl
+
     path = raw_path(settings.raw_dir, source, entity)
     return pl.read_parquet(path).select(pl.exclude("^_.*$")) if path.exists() else None
 
@@ -88,7 +93,7 @@ def raw_dependencies(selection: SourceSelection) -> list[dg.AssetKey]:
     return keys
 
 
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+def _counts(frame: "pl.DataFrame", column: str) -> dict[str, int]:
     return {
         str(value): count
         for value, count in frame.group_by(column).len().sort(column, nulls_last=True).iter_rows()
@@ -96,6 +101,8 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
 
 
 def _checks(result: ReconciledCatalogue, settings: Settings) -> Iterator[dg.AssetCheckResult]:
+    import polars as pl
+
     heard = result.identity.height
     rate, threshold = result.track_match_rate, settings.min_match_rate
     yield dg.AssetCheckResult(

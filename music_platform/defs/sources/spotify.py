@@ -9,10 +9,9 @@ Kaggle row of each track, then to Last.fm's track.getInfo.
 """
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import DAILY_FRESHNESS, daily_partitions, single_run_backfill
 from music_platform.defs.sources.clients import spotify_client
@@ -33,6 +32,9 @@ from music_platform.lib.sources.spotify import (
     fetch_catalogue,
 )
 from music_platform.settings import get_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SEARCH_KEY = dg.AssetKey(["raw", SOURCE, "track_search"])
 TRACKS_KEY = dg.AssetKey(["raw", SOURCE, "tracks"])
@@ -85,7 +87,7 @@ def _fetch(heard: list[tuple[str, str]], context: dg.AssetExecutionContext) -> t
     return catalogue, "ok"
 
 
-def _id_check(key: dg.AssetKey, frame: pl.DataFrame) -> dg.AssetCheckResult:
+def _id_check(key: dg.AssetKey, frame: "pl.DataFrame") -> dg.AssetCheckResult:
     ids = [record.get("id") for record in payloads(frame)]
     missing = sum(1 for i in ids if not i)
     return dg.AssetCheckResult(
@@ -136,6 +138,8 @@ def build_raw_spotify(selection: SourceSelection) -> dg.AssetsDefinition:
     def raw_spotify_day(
         context: dg.AssetExecutionContext,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        import polars as pl
+
         settings = get_settings()
         days = context.partition_keys
         heard_by_day = {

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
@@ -25,6 +24,8 @@ from music_platform.lib.raw_files import raw_path, read_raw, write_raw
 from music_platform.settings import get_settings
 
 if TYPE_CHECKING:  # the generator's numpy and pyarrow load in the steps that generate
+    import polars as pl
+
     from music_platform.lib.synthetic import Catalogue, SyntheticConfig
 
 SOURCE = "synthetic"
@@ -48,8 +49,10 @@ def synthetic_config() -> "SyntheticConfig":
     )
 
 
-def _with_landing_columns(frame: pl.DataFrame, request: dict[str, object]) -> pl.DataFrame:
+def _with_landing_columns(frame: "pl.DataFrame", request: dict[str, object]) -> "pl.DataFrame":
     """Record where and when each record came from, as a live fetch would."""
+    import polars as pl
+
     return frame.with_columns(
         pl.lit(SOURCE).alias("_source"),
         pl.lit(datetime.now(UTC)).alias("_fetched_at"),
@@ -58,7 +61,7 @@ def _with_landing_columns(frame: pl.DataFrame, request: dict[str, object]) -> pl
 
 
 def _key_check(
-    frame: pl.DataFrame, contract: schemas.TableContract, asset_key: dg.AssetKey
+    frame: "pl.DataFrame", contract: schemas.TableContract, asset_key: dg.AssetKey
 ) -> dg.AssetCheckResult:
     """Keys must be present and unique for the record to be usable downstream at all."""
     (key,) = contract.primary_key
@@ -165,7 +168,9 @@ def raw_synthetic_users(
     yield _key_check(users, schemas.USERS, USERS_KEY)
 
 
-def _without_landing_columns(frame: pl.DataFrame) -> pl.DataFrame:
+def _without_landing_columns(frame: "pl.DataFrame") -> "pl.DataFrame":
+    import polars as pl
+
     return frame.select(pl.exclude("^_.*$"))
 
 
@@ -195,6 +200,8 @@ def load_landed_world() -> "tuple[Catalogue, pl.DataFrame]":
 def raw_synthetic_listens(
     context: dg.AssetExecutionContext,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     from music_platform.lib.synthetic import generate_listens
 
     config = synthetic_config()

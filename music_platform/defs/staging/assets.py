@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
@@ -224,6 +223,8 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
     def _asset(
         context: dg.AssetExecutionContext, staging: StagingResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        import polars as pl
+
         raw, source_name = source.read(None)
         store = staging.store()
         store.ensure_tables()
@@ -293,6 +294,8 @@ def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
 def _stage_listens(
     context: dg.AssetExecutionContext, staging: StagingResource, source: StagingSource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
+
     store = staging.store()
     store.ensure_tables()
     known_keys = {

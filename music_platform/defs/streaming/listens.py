@@ -4,12 +4,14 @@ the events streamed for that day, validated together by staging's listens rules.
 from __future__ import annotations
 
 import datetime as dt
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from music_platform.defs.sources.providers import StagingSource
 from music_platform.defs.streaming.assets import STREAM_KEY, staging_store, stream_sink
 from music_platform.settings import get_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def with_streamed_listens(source: StagingSource) -> StagingSource:
@@ -17,6 +19,8 @@ def with_streamed_listens(source: StagingSource) -> StagingSource:
     source has not landed is staged from the stream alone (the batch run later adds its rows)."""
 
     def read(partition_key: str | None) -> tuple[pl.DataFrame, str]:
+        import polars as pl
+
         from music_platform.lib.events import as_listens
 
         day = dt.date.fromisoformat(partition_key or "")

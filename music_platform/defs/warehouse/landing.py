@@ -7,7 +7,6 @@ dbt's `landing` source always mirrors what staging accepted.
 from collections.abc import Iterator
 
 import dagster as dg
-import polars as pl
 
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
@@ -77,6 +76,8 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
         staging: StagingResource,
         warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        import polars as pl
+
         store = staging.store()
         client = warehouse.client()
         if partitioned:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 VOLUME_TOLERANCE = 5.0
 """A load may hold up to this many times fewer or more rows than the previous one."""
@@ -89,6 +91,8 @@ def distribution_shift(
         return Finding(True, "nothing to compare with", {})
 
     def stats(source: pl.DataFrame) -> dict[str, tuple[float | None, float | None]]:
+        import polars as pl
+
         row = source.select(
             *[pl.col(c).cast(pl.Float64).median().alias(f"{c}|m") for c in columns],
             *[
@@ -120,6 +124,8 @@ def distribution_shift(
 
 def conflicting_facts(frame: pl.DataFrame, key: str, columns: Sequence[str]) -> Finding:
     """Warning: one key with different values of a fact (same track id, another name)."""
+    import polars as pl
+
     columns = [c for c in columns if c in frame.columns]
     if not columns or frame.is_empty():
         return Finding(True, "no facts to compare", {"conflicting_keys": 0})

@@ -22,16 +22,18 @@ import datetime as dt
 import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
-
-import numpy as np
-import polars as pl
+from typing import TYPE_CHECKING, NamedTuple
 
 from music_platform.lib.quality.ranges import bound_text
 from music_platform.lib.quality.text import SUSPECT_CHARACTERS, TextDefect, text_defects
+from music_platform.lib.schemas import ColumnType, polars_schema
 from music_platform.lib.sources.errors import WrongColumnsError
 from music_platform.lib.staging.casting import cast_series, type_label, value_text
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _EXTRA = "__extra_fields"
 _LINE = "__line"
@@ -66,7 +68,7 @@ class FileFormat:
     """What a delimited file must look like."""
 
     name: str
-    columns: dict[str, pl.DataType]
+    column_types: dict[str, ColumnType]
     """Every documented column (all required), in documented order, with the type its text
     must cast to."""
     key: tuple[str, ...]
@@ -81,6 +83,11 @@ class FileFormat:
     """Text timestamp columns that must carry a zone (Z or an offset) and lie in the past."""
     ignored_columns: tuple[str, ...] = ("",)
     """Header names accepted without a drift report (the unnamed index of pandas exports)."""
+
+    @cached_property
+    def columns(self) -> dict[str, pl.DataType]:
+        """`column_types` in polars types, built the first time a file is screened."""
+        return polars_schema(self.column_types)
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,8 @@ def _truncated_last_row(tail: bytes, fields: int, file_format: FileFormat) -> bo
 def _read(
     data: Path | bytes, file_format: FileFormat, schema: dict[str, pl.DataType], *, lossy: bool
 ) -> pl.DataFrame:
+    import polars as pl
+
     return pl.read_csv(
         data,
         has_header=False,
@@ -190,6 +199,8 @@ def screen_file(
     a yes/no boolean, invalid UTF-8) is read again as text so that each bad value costs its row
     alone.
     """
+    import polars as pl
+
     path = Path(path)
     data, head, tail = _contents(path)
     header, drift = _header(path, head, file_format)
@@ -224,6 +235,8 @@ def screen_frame(
 ) -> ScreenedFile:
     """Screen rows already split into columns, as text or already typed (`__line` and
     `__extra_fields` optional)."""
+    import polars as pl
+
     if _LINE not in raw.columns:
         raw = raw.with_row_index(_LINE, offset=1)
     if _EXTRA not in raw.columns:
@@ -291,6 +304,8 @@ def screen_frame(
 def _reason(rules: list[_Rule], masks: list[str]) -> pl.Expr:
     """Every failed rule's message; a row that cannot be split says only that, since its
     values sit under the wrong columns and each would fail for no reason of its own."""
+    import polars as pl
+
     if not rules:  # no rule failed: no reject row to explain
         return pl.lit(None, pl.String)
     every = pl.concat_str(
@@ -309,6 +324,8 @@ def _typed(name: str) -> str:
 
 
 def _preview(column: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
+    import polars as pl
+
     return value_text(pl.col(column), schema[column])
 
 
@@ -316,6 +333,8 @@ def _encoding_defects(column: pl.Series) -> list[TextDefect]:
     """The encoding rules that fail somewhere in a text column, judged on the rows that hold a
     character one of them starts from (one multi-pattern pass), so that clean non-ASCII text
     never pays for the regexes; none at all when every byte is printable ASCII (a byte scan)."""
+    import numpy as np
+
     data = column.to_arrow().buffers()[2]
     if data is None or data.size == 0:
         return []
@@ -338,9 +357,13 @@ def _rules(
     truncated_last: bool,
     now: dt.datetime,
 ) -> list[_Rule]:
+    import polars as pl
+
     schema = work.schema
 
     def typed(name: str) -> pl.Expr:
+        import polars as pl
+
         return pl.col(_typed(name)) if _typed(name) in schema else pl.col(name)
 
     rules = []
@@ -445,6 +468,8 @@ def _rules(
 
 def merge_screens(screens: Sequence[ScreenedFile]) -> ScreenedFile | None:
     """Several files of one source screened as one (None for none)."""
+    import polars as pl
+
     if not screens:
         return None
     if len(screens) == 1:

@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 REPLACEMENT_CHARACTER = "\ufffd"
 _CONTINUATION = "\u0080-\u00bf"  # Latin-1 letters standing for UTF-8 continuation bytes
@@ -46,6 +47,8 @@ class TextDefect(NamedTuple):
 
 
 def _quoted(column: str) -> pl.Expr:
+    import polars as pl
+
     return pl.concat_str(pl.lit("'"), pl.col(column).str.slice(0, _PREVIEW), pl.lit("'"))
 
 
@@ -54,6 +57,8 @@ def text_defects(
 ) -> list[TextDefect]:
     """The encoding rules for one text column; `source_column` names it in reasons when the
     expression reads a renamed copy; `nul=False` leaves NUL to a rule of the caller's."""
+    import polars as pl
+
     named = source_column or column
     value = pl.col(column)
     control = CONTROL_PATTERN if nul else _CONTROL_BUT_NUL

@@ -14,24 +14,27 @@ import codecs
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from music_platform.lib.events import ListenEvent, decode_event, events_frame, model_frame
 from music_platform.lib.quality.files import FUTURE_SKEW, ScreenedFile
+from music_platform.lib.schemas import ColumnType, polars_schema
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EVENTS_FILE_REJECTS = "file:listen_events"
 """The `table_name` the file's rejects carry in the rejects table, as other files' do."""
-LINES_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.String(),
-    "listen_date": pl.Date(),
-    "line": pl.String(),
+LINES_SCHEMA: dict[str, ColumnType] = {
+    "event_id": ColumnType.STRING,
+    "listen_date": ColumnType.DATE,
+    "line": ColumnType.STRING,
 }
-_REJECTS_SCHEMA: dict[str, pl.DataType] = {
-    "line": pl.Int64(),
-    "record_key": pl.String(),
-    "reason": pl.String(),
-    "record": pl.String(),
+_REJECTS_SCHEMA: dict[str, ColumnType] = {
+    "line": ColumnType.INT64,
+    "record_key": ColumnType.STRING,
+    "reason": ColumnType.STRING,
+    "record": ColumnType.STRING,
 }
 
 
@@ -56,6 +59,8 @@ def screen_events_file(
     """Each valid, first-seen event's line (LINES_SCHEMA), and the screening of every line.
 
     `ScreenedFile.rows` holds the valid events as LISTEN_EVENTS columns."""
+    import polars as pl
+
     latest = (now or dt.datetime.now(dt.UTC)) + FUTURE_SKEW
     lines: list[tuple[str, dt.date, str]] = []
     events: list[ListenEvent] = []
@@ -86,12 +91,12 @@ def screen_events_file(
                     lines.append((decoded.event_id, decoded.played_at.date(), line))
     screened = ScreenedFile(
         rows=events_frame(model_frame(events)),
-        rejects=pl.DataFrame(rejects, schema=_REJECTS_SCHEMA, orient="row"),
+        rejects=pl.DataFrame(rejects, schema=polars_schema(_REJECTS_SCHEMA), orient="row"),
         reject_reasons=reasons,
         deduplicated=duplicates,
         drift=[],
     )
-    return pl.DataFrame(lines, schema=LINES_SCHEMA, orient="row"), screened
+    return pl.DataFrame(lines, schema=polars_schema(LINES_SCHEMA), orient="row"), screened
 
 
 def decode_lines(lines: pl.Series) -> pl.DataFrame:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from music_platform.lib.quality.files import (
     ColumnsMismatchError,
@@ -21,9 +20,12 @@ from music_platform.lib.quality.files import (
     screen_file,
 )
 from music_platform.lib.quality.ranges import TRACK_RANGES
-from music_platform.lib.schemas import LISTENS, TRACKS
+from music_platform.lib.schemas import LISTENS, TRACKS, ColumnType
 from music_platform.lib.sources.identity import name_id, normalise_artist, normalised
 from music_platform.lib.sources.kaggle import artists_from_pairs, read_tracks_csv
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Where each file lives under the shared data folder (../shared/data beside the checkout).
 SHARED_FILES = {
@@ -34,30 +36,30 @@ SHARED_FILES = {
     ),
 }
 
-TIDYTUESDAY_COLUMNS: dict[str, pl.DataType] = {
-    "track_id": pl.String(),
-    "track_name": pl.String(),
-    "track_artist": pl.String(),
-    "track_popularity": pl.Int32(),
-    "track_album_id": pl.String(),
-    "track_album_name": pl.String(),
-    "track_album_release_date": pl.String(),  # YYYY-MM-DD, YYYY-MM or YYYY
-    "playlist_name": pl.String(),
-    "playlist_id": pl.String(),
-    "playlist_genre": pl.String(),
-    "playlist_subgenre": pl.String(),
-    "danceability": pl.Float64(),
-    "energy": pl.Float64(),
-    "key": pl.Int32(),
-    "loudness": pl.Float64(),
-    "mode": pl.Int32(),
-    "speechiness": pl.Float64(),
-    "acousticness": pl.Float64(),
-    "instrumentalness": pl.Float64(),
-    "liveness": pl.Float64(),
-    "valence": pl.Float64(),
-    "tempo": pl.Float64(),
-    "duration_ms": pl.Int32(),
+TIDYTUESDAY_COLUMNS: dict[str, ColumnType] = {
+    "track_id": ColumnType.STRING,
+    "track_name": ColumnType.STRING,
+    "track_artist": ColumnType.STRING,
+    "track_popularity": ColumnType.INT32,
+    "track_album_id": ColumnType.STRING,
+    "track_album_name": ColumnType.STRING,
+    "track_album_release_date": ColumnType.STRING,  # YYYY-MM-DD, YYYY-MM or YYYY
+    "playlist_name": ColumnType.STRING,
+    "playlist_id": ColumnType.STRING,
+    "playlist_genre": ColumnType.STRING,
+    "playlist_subgenre": ColumnType.STRING,
+    "danceability": ColumnType.FLOAT64,
+    "energy": ColumnType.FLOAT64,
+    "key": ColumnType.INT32,
+    "loudness": ColumnType.FLOAT64,
+    "mode": ColumnType.INT32,
+    "speechiness": ColumnType.FLOAT64,
+    "acousticness": ColumnType.FLOAT64,
+    "instrumentalness": ColumnType.FLOAT64,
+    "liveness": ColumnType.FLOAT64,
+    "valence": ColumnType.FLOAT64,
+    "tempo": ColumnType.FLOAT64,
+    "duration_ms": ColumnType.INT32,
 }
 
 LASTFM_1K_COLUMNS = (
@@ -83,7 +85,7 @@ def load_kaggle_tracks(path: Path) -> pl.DataFrame:
 
 SONGS_FORMAT = FileFormat(
     name="tidytuesday_songs",
-    columns=TIDYTUESDAY_COLUMNS,
+    column_types=TIDYTUESDAY_COLUMNS,
     key=("track_id",),
     ranges={
         ("track_popularity" if name == "popularity" else name): bounds
@@ -101,6 +103,8 @@ def screen_tidytuesday_songs(path: Path) -> tuple[pl.DataFrame, ScreenedFile]:
     rows = screened.rows
 
     def ranked(column: str) -> pl.DataFrame:
+        import polars as pl
+
         return (
             rows.group_by("track_id", column)
             .len()
@@ -127,6 +131,8 @@ def load_tidytuesday_songs(path: Path) -> pl.DataFrame:
 
 def _release_date(column: str) -> pl.Expr:
     # Partial dates (year, year-month) become the first day of the period.
+    import polars as pl
+
     text = pl.col(column)
     padded = (
         pl.when(text.str.len_chars() == 4)
@@ -140,6 +146,8 @@ def _release_date(column: str) -> pl.Expr:
 
 def tidytuesday_to_tracks(songs: pl.DataFrame) -> pl.DataFrame:
     """TRACKS contract columns; no explicit flag or time signature in this source."""
+    import polars as pl
+
     shaped = songs.with_columns(
         artist_id=normalised("track_artist", name_id)(songs),
         track_mbid=pl.lit(None),
@@ -156,6 +164,8 @@ def tidytuesday_to_tracks(songs: pl.DataFrame) -> pl.DataFrame:
 
 def tidytuesday_to_artists(songs: pl.DataFrame) -> pl.DataFrame:
     """ARTISTS contract rows, genres from the playlists their tracks appeared in."""
+    import polars as pl
+
     pairs = songs.select(
         pl.col("track_artist").alias("artist_name"), pl.col("genres").str.split(";").alias("genre")
     ).filter(pl.col("artist_name").is_not_null())
@@ -166,8 +176,8 @@ def tidytuesday_to_artists(songs: pl.DataFrame) -> pl.DataFrame:
 
 SCROBBLES_FORMAT = FileFormat(
     name="lastfm_1k_scrobbles",
-    columns={name: pl.String() for name in LASTFM_1K_COLUMNS}
-    | {"listened_at": pl.Datetime("us", "UTC")},
+    column_types={name: ColumnType.STRING for name in LASTFM_1K_COLUMNS}
+    | {"listened_at": ColumnType.TIMESTAMP},
     key=("user_id", "listened_at"),
     required=("artist_name", "track_name"),
     separator="\t",
@@ -180,6 +190,8 @@ SCROBBLES_FORMAT = FileFormat(
 def screen_lastfm_1k_scrobbles(path: Path) -> tuple[pl.DataFrame, ScreenedFile]:
     """The Last.fm 1K scrobbles TSV, screened (`quality.files.screen_file`): listened_at as UTC
     datetime (with its zone, in the past, a real instant), empty MBIDs as null."""
+    import polars as pl
+
     path = Path(path)
     fields = _first_line(path).split("\t")
     if len(fields) != len(LASTFM_1K_COLUMNS):
@@ -202,6 +214,8 @@ def lastfm_1k_to_listens(scrobbles: pl.DataFrame) -> pl.DataFrame:
     """LISTENS contract rows. event_id = user:epoch-seconds:n (n counts same-second repeats
     in file order); track_id = `mbid:<track mbid>` when present, else `name_id(artist, title)`;
     ms_played is unknown in this source."""
+    import polars as pl
+
     name_ids = scrobbles.select(
         pl.struct("artist_name", "track_name")
         .map_elements(lambda r: name_id(r["artist_name"], r["track_name"]), return_dtype=pl.String)

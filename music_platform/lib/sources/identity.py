@@ -8,8 +8,12 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
 
-import polars as pl
+from music_platform.lib.schemas import ColumnType, polars_schema
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # "(feat. X)", "[ft. X]", "(with X)" anywhere, and a bare " feat. X" tail.
 _FEAT_BRACKETED = re.compile(r"\s*[(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s[^)\]]*[)\]]")
@@ -69,6 +73,8 @@ def normalised(
     """Apply a normaliser to a column, computing each distinct value once."""
 
     def apply(frame: pl.DataFrame) -> pl.Series:
+        import polars as pl
+
         values = frame.get_column(column).cast(pl.String)
         distinct = values.unique().drop_nulls().to_list()
         mapping = {value: how(value) for value in distinct}
@@ -87,11 +93,17 @@ class CrossSourceMatch:
     disagreements: pl.DataFrame
 
 
-_OPTIONAL_KEYS = {"track_mbid": pl.String, "spotify_track_id": pl.String, "duration_ms": pl.Int64}
+_OPTIONAL_KEYS = {
+    "track_mbid": ColumnType.STRING,
+    "spotify_track_id": ColumnType.STRING,
+    "duration_ms": ColumnType.INT64,
+}
 
 
 def _prepare(frame: pl.DataFrame, row_column: str) -> pl.DataFrame:
-    for name, dtype in _OPTIONAL_KEYS.items():
+    import polars as pl
+
+    for name, dtype in polars_schema(_OPTIONAL_KEYS).items():
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
     return frame.with_row_index(row_column).with_columns(
@@ -109,6 +121,8 @@ def match_tracks(
     """Match each left track to a right one: by MBID when both have one, then Spotify id, then
     normalised (artist, title). Both frames need `artist_name` and `track_name`; `track_mbid`,
     `spotify_track_id` and `duration_ms` are used when present."""
+    import polars as pl
+
     lhs = _prepare(left, "left_row")
     rhs = _prepare(right, "right_row")
     stages = (

@@ -22,14 +22,13 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import requests
 
 from music_platform.lib.quality.files import FileFormat, ScreenedFile, screen_file
 from music_platform.lib.quality.ranges import TRACK_RANGES
-from music_platform.lib.schemas import ARTISTS, TRACKS
+from music_platform.lib.schemas import ARTISTS, TRACKS, ColumnType
 from music_platform.lib.sources.errors import (
     CredentialsRejectedError,
     DatasetVerificationError,
@@ -40,29 +39,32 @@ from music_platform.lib.sources.errors import (
 from music_platform.lib.sources.identity import name_id, normalise_artist, normalised
 from music_platform.lib.sources.retry import RetriesExhaustedError, RetryPolicy, call_with_retries
 
+if TYPE_CHECKING:
+    import polars as pl
+
 DATASET = "maharshipandya/-spotify-tracks-dataset"
 MANIFEST_NAME = "kaggle-tracks.manifest.json"
-COLUMNS: dict[str, pl.DataType] = {
-    "track_id": pl.String(),
-    "artists": pl.String(),
-    "album_name": pl.String(),
-    "track_name": pl.String(),
-    "popularity": pl.Int32(),
-    "duration_ms": pl.Int32(),
-    "explicit": pl.String(),  # True/False in Kaggle's file, TRUE/FALSE after R round trips
-    "danceability": pl.Float64(),
-    "energy": pl.Float64(),
-    "key": pl.Int32(),
-    "loudness": pl.Float64(),
-    "mode": pl.Int32(),
-    "speechiness": pl.Float64(),
-    "acousticness": pl.Float64(),
-    "instrumentalness": pl.Float64(),
-    "liveness": pl.Float64(),
-    "valence": pl.Float64(),
-    "tempo": pl.Float64(),
-    "time_signature": pl.Int32(),
-    "track_genre": pl.String(),
+COLUMNS: dict[str, ColumnType] = {
+    "track_id": ColumnType.STRING,
+    "artists": ColumnType.STRING,
+    "album_name": ColumnType.STRING,
+    "track_name": ColumnType.STRING,
+    "popularity": ColumnType.INT32,
+    "duration_ms": ColumnType.INT32,
+    "explicit": ColumnType.STRING,  # True/False in Kaggle's file, TRUE/FALSE after R round trips
+    "danceability": ColumnType.FLOAT64,
+    "energy": ColumnType.FLOAT64,
+    "key": ColumnType.INT32,
+    "loudness": ColumnType.FLOAT64,
+    "mode": ColumnType.INT32,
+    "speechiness": ColumnType.FLOAT64,
+    "acousticness": ColumnType.FLOAT64,
+    "instrumentalness": ColumnType.FLOAT64,
+    "liveness": ColumnType.FLOAT64,
+    "valence": ColumnType.FLOAT64,
+    "tempo": ColumnType.FLOAT64,
+    "time_signature": ColumnType.INT32,
+    "track_genre": ColumnType.STRING,
 }
 
 
@@ -236,7 +238,7 @@ def tracks_dataset(data_dir: Path, **download_options: Any) -> KaggleDataset:
 TRACKS_FORMAT = FileFormat(
     name="kaggle_tracks",
     # explicit: True/False in Kaggle's file, TRUE/FALSE after R round trips; both cast.
-    columns={**COLUMNS, "explicit": pl.Boolean()},
+    column_types={**COLUMNS, "explicit": ColumnType.BOOLEAN},
     key=("track_id",),
     ranges={name: TRACK_RANGES[name] for name in COLUMNS if name in TRACK_RANGES},
     ignored_columns=("", "Unnamed: 0"),  # the unnamed index column of Kaggle's own export
@@ -248,6 +250,8 @@ def screen_tracks_csv(path: Path) -> tuple[pl.DataFrame, ScreenedFile]:
     with or without the unnamed index column, True/False or TRUE/FALSE, any float exponent
     form. One row per track; `genres` holds every track_genre it was listed under (';'-joined,
     first seen first). The screened file carries the rejects, duplicates and drift."""
+    import polars as pl
+
     screened = screen_file(Path(path), TRACKS_FORMAT)
     rows = screened.rows
     # Only repeated track ids need their genres gathered; grouping them alone keeps the parse
@@ -274,6 +278,8 @@ def read_tracks_csv(path: Path) -> pl.DataFrame:
 
 
 def _artist_ids(names: pl.Series) -> pl.Series:
+    import polars as pl
+
     mapping = {name: name_id(name) for name in names.unique().drop_nulls().to_list()}
     return names.replace_strict(mapping, default=None, return_dtype=pl.String)
 
@@ -281,6 +287,8 @@ def _artist_ids(names: pl.Series) -> pl.Series:
 def kaggle_to_tracks(tracks: pl.DataFrame) -> pl.DataFrame:
     """`read_tracks_csv` output as TRACKS contract columns; artist_id is the first listed
     artist's `name_id` (file sources carry no artist ids)."""
+    import polars as pl
+
     first_artist = tracks.get_column("artists").str.split(";").list.first().str.strip_chars()
     shaped = tracks.with_columns(
         artist_id=_artist_ids(first_artist),
@@ -295,6 +303,8 @@ def kaggle_to_tracks(tracks: pl.DataFrame) -> pl.DataFrame:
 def kaggle_to_artists(tracks: pl.DataFrame) -> pl.DataFrame:
     """One ARTISTS row per artist named in the `artists` fields; genres ordered by how many
     of the artist's tracks carry them (most characteristic first)."""
+    import polars as pl
+
     pairs = (
         tracks.select(
             pl.col("artists").str.split(";").alias("artist_name"),
@@ -312,6 +322,8 @@ def kaggle_to_artists(tracks: pl.DataFrame) -> pl.DataFrame:
 def artists_from_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
     """ARTISTS rows from (artist_name, artist_key, genre: list[str]) pairs, one per key; the
     most frequent spelling names the artist."""
+    import polars as pl
+
     names = (
         pairs.group_by("artist_key", "artist_name")
         .len()

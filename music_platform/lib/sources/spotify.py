@@ -13,9 +13,8 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import polars as pl
 import requests
 
 from music_platform.lib.sources.errors import (
@@ -29,6 +28,9 @@ from music_platform.lib.sources.identity import normalise_artist, normalise_titl
 from music_platform.lib.sources.ratelimit import TokenBucket, spotify_bucket
 from music_platform.lib.sources.records import keep_body, landed, request_descriptor, utc_now_iso
 from music_platform.lib.sources.retry import RetriesExhaustedError, RetryPolicy, call_with_retries
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SOURCE = "spotify"
 DEFAULT_API_BASE = "https://api.spotify.com/v1/"
@@ -415,6 +417,8 @@ def features_with_fallback(
 ) -> pl.DataFrame:
     """One row per track id with the audio feature columns and `features_source`: "spotify",
     else "kaggle" (a TRACKS-shaped frame), else null (use Last.fm track.getInfo: duration, tags)."""
+    import polars as pl
+
     ids = pl.DataFrame({"track_id": list(dict.fromkeys(track_ids))}, schema={"track_id": pl.String})
     schema = {"track_id": pl.String, **{c: pl.Float64 for c in FEATURE_COLUMNS}}
     rows = [{c: r.get(c if c != "track_id" else "id") for c in schema} for r in spotify.records]

@@ -6,9 +6,10 @@ value (non-null in, null out) from a missing one, row by row, without leaving po
 
 from __future__ import annotations
 
-import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Timestamps arrive as ISO 8601 text; with an offset (or Z) they are converted to UTC. Without
 # one they parse as UTC here, and validation rejects them (no zone, no known instant).
@@ -33,12 +34,16 @@ def type_label(dtype: pl.DataType) -> str:
 
 def value_text(column: pl.Expr, source: pl.DataType) -> pl.Expr:
     """The raw value as text, cut short, for a reject reason."""
+    import polars as pl
+
     text = column if source == pl.String() else column.cast(pl.String, strict=False)
     return text.str.slice(0, _VALUE_PREVIEW_CHARS)
 
 
 def cast_series(series: pl.Series, target: pl.DataType) -> pl.Series:
     """`series` cast to `target`; null where a value does not convert."""
+    import polars as pl
+
     if series.dtype == pl.String() and isinstance(target, pl.Datetime):
         parsed = _iso_timestamps_fast(series, target)
         return parsed if parsed is not None else _iso_timestamps(series, target)
@@ -52,6 +57,10 @@ def cast_series(series: pl.Series, target: pl.DataType) -> pl.Series:
 def _iso_timestamps_fast(series: pl.Series, target: pl.Datetime) -> pl.Series | None:
     """Arrow's ISO 8601 parser, several times faster than the per-format route, for the common
     case of a column that is clean throughout; None when any value needs the careful route."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     values = series.to_arrow().cast(pa.string())
     shortest = pc.min(pc.utf8_length(values)).as_py()
     if shortest is not None and shortest < len("YYYY-MM-DDTHH:MM"):
@@ -69,6 +78,8 @@ def _iso_timestamps_fast(series: pl.Series, target: pl.Datetime) -> pl.Series | 
 
 def _iso_timestamps(series: pl.Series, target: pl.Datetime) -> pl.Series:
     """Each format in turn, tried only on the values no earlier format could read."""
+    import polars as pl
+
     text = series.str.strip_chars()
     parsed = pl.repeat(None, series.len(), dtype=pl.Datetime(target.time_unit, "UTC"), eager=True)
     pending = text.is_not_null()
@@ -87,6 +98,8 @@ def _iso_timestamps(series: pl.Series, target: pl.Datetime) -> pl.Series:
 
 def _cast_expression(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     """`column` (of dtype `source`) cast to `target`; null where a value does not convert."""
+    import polars as pl
+
     if source == target:
         return column
     if target == pl.String():
@@ -105,6 +118,8 @@ def _cast_expression(column: pl.Expr, source: pl.DataType, target: pl.DataType) 
 
 
 def _to_string(column: pl.Expr, source: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if isinstance(source, pl.List):
         # Multi-valued text (an artist's genres) is stored ';'-joined, as the contract says.
         return column.list.eval(pl.element().cast(pl.String)).list.join(";")
@@ -114,6 +129,8 @@ def _to_string(column: pl.Expr, source: pl.DataType) -> pl.Expr:
 
 
 def _to_integer(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if source == pl.String():
         return column.str.strip_chars().cast(target, strict=False)
     if source.is_float():
@@ -124,12 +141,16 @@ def _to_integer(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl
 
 
 def _to_float(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if source == pl.String():
         return column.str.strip_chars().cast(target, strict=False)
     return column.cast(target, strict=False)
 
 
 def _to_boolean(column: pl.Expr, source: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if source == pl.String():
         word = column.str.strip_chars().str.to_lowercase()
         return word.replace_strict(_BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean)
@@ -139,6 +160,8 @@ def _to_boolean(column: pl.Expr, source: pl.DataType) -> pl.Expr:
 
 
 def _to_date(column: pl.Expr, source: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if source == pl.String():
         # Release dates come as '2019', '2019-05' or '2019-05-03' (Spotify's
         # release_date_precision): the coarser ones mean the first day of that year or month.
@@ -156,6 +179,8 @@ def _to_date(column: pl.Expr, source: pl.DataType) -> pl.Expr:
 
 
 def _to_utc_datetime(column: pl.Expr, source: pl.DataType, target: pl.Datetime) -> pl.Expr:
+    import polars as pl
+
     unit = target.time_unit
     if isinstance(source, pl.Datetime):
         if source.time_zone is None:

@@ -13,9 +13,8 @@ import polars as pl
 import pyarrow as pa
 
 from music_platform.lib.fault_points import STAGING_BEFORE_COMMIT, pause_point
-from music_platform.lib.schemas import ALL_TABLES, REJECTS_COLUMNS, TableContract
+from music_platform.lib.schemas import ALL_TABLES, TableContract, rejects_columns
 from music_platform.lib.staging.store import (
-    LOAD_BATCHES_COLUMNS,
     LOAD_BATCHES_KEY,
     LOAD_BATCHES_TABLE,
     REJECTS_TABLE,
@@ -26,6 +25,7 @@ from music_platform.lib.staging.store import (
     StagingStore,
     arrow_schema,
     column_dtype,
+    load_batches_columns,
     storage_key,
 )
 from music_platform.lib.staging.validate import partition_day
@@ -129,9 +129,9 @@ class DuckDBStagingStore(StagingStore):
                         contract.name, contract.schema, storage_key(contract), declare_key=False
                     )
                 )
-            connection.execute(self._create_table_sql(REJECTS_TABLE, REJECTS_COLUMNS, ()))
+            connection.execute(self._create_table_sql(REJECTS_TABLE, rejects_columns(), ()))
             connection.execute(
-                self._create_table_sql(LOAD_BATCHES_TABLE, LOAD_BATCHES_COLUMNS, LOAD_BATCHES_KEY)
+                self._create_table_sql(LOAD_BATCHES_TABLE, load_batches_columns(), LOAD_BATCHES_KEY)
             )
         self._ensured = True
 
@@ -185,7 +185,7 @@ class DuckDBStagingStore(StagingStore):
                 self._insert(
                     connection,
                     LOAD_BATCHES_TABLE,
-                    pl.DataFrame([prepared.batch_row()], schema=LOAD_BATCHES_COLUMNS),
+                    pl.DataFrame([prepared.batch_row()], schema=load_batches_columns()),
                     replace=True,
                 )
                 if self._before_commit is not None:
@@ -208,7 +208,7 @@ class DuckDBStagingStore(StagingStore):
                     "WHERE table_name = ? AND partition_key = ?",
                     [table_name, partition_key],
                 )
-                self._insert(connection, REJECTS_TABLE, rejects.select(list(REJECTS_COLUMNS)))
+                self._insert(connection, REJECTS_TABLE, rejects.select(list(rejects_columns())))
                 connection.commit()
             except BaseException:
                 connection.rollback()
@@ -282,19 +282,19 @@ class DuckDBStagingStore(StagingStore):
             params.append(partition_key)
         with self._connect() as connection:
             table = connection.sql(
-                f"SELECT {_column_list(list(REJECTS_COLUMNS))} FROM {self._table(REJECTS_TABLE)} "
+                f"SELECT {_column_list(list(rejects_columns()))} FROM {self._table(REJECTS_TABLE)} "
                 f"{where} ORDER BY rejected_at, record_key",
                 params=params,
             ).to_arrow_table()
-        return pl.from_arrow(table.cast(arrow_schema(REJECTS_COLUMNS)))
+        return pl.from_arrow(table.cast(arrow_schema(rejects_columns())))
 
     def batches(self, table_name: str | None = None) -> pl.DataFrame:
         where, params = ("WHERE table_name = ?", [table_name]) if table_name else ("", [])
         with self._connect() as connection:
             table = connection.sql(
-                f"SELECT {_column_list(list(LOAD_BATCHES_COLUMNS))} "
+                f"SELECT {_column_list(list(load_batches_columns()))} "
                 f"FROM {self._table(LOAD_BATCHES_TABLE)} {where} "
                 "ORDER BY started_at, batch_id, table_name, partition_key",
                 params=params,
             ).to_arrow_table()
-        return pl.from_arrow(table.cast(arrow_schema(LOAD_BATCHES_COLUMNS)))
+        return pl.from_arrow(table.cast(arrow_schema(load_batches_columns())))

@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from music_platform.lib.fault_points import STAGING_BEFORE_COMMIT, pause_point
-from music_platform.lib.schemas import ALL_TABLES, REJECTS_COLUMNS, TableContract
+from music_platform.lib.schemas import ALL_TABLES, TableContract, rejects_columns
 from music_platform.lib.staging.pg_copy import (
     READ_SESSION_SETTINGS,
     arrow_from_csv,
@@ -31,7 +31,6 @@ from music_platform.lib.staging.pg_copy import (
     pg_type,
 )
 from music_platform.lib.staging.store import (
-    LOAD_BATCHES_COLUMNS,
     LOAD_BATCHES_KEY,
     LOAD_BATCHES_TABLE,
     REJECTS_TABLE,
@@ -42,6 +41,7 @@ from music_platform.lib.staging.store import (
     StagingStore,
     arrow_schema,
     column_dtype,
+    load_batches_columns,
     storage_key,
 )
 from music_platform.lib.staging.validate import partition_day
@@ -144,7 +144,7 @@ class PostgresStagingStore(StagingStore):
                 )
             connection.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                    self._table(REJECTS_TABLE), _table_body(REJECTS_COLUMNS, (), with_key=False)
+                    self._table(REJECTS_TABLE), _table_body(rejects_columns(), (), with_key=False)
                 )
             )
             connection.execute(
@@ -155,7 +155,7 @@ class PostgresStagingStore(StagingStore):
             connection.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
                     self._table(LOAD_BATCHES_TABLE),
-                    _table_body(LOAD_BATCHES_COLUMNS, LOAD_BATCHES_KEY, with_key=True),
+                    _table_body(load_batches_columns(), LOAD_BATCHES_KEY, with_key=True),
                 )
             )
         self._ensured = True
@@ -211,7 +211,7 @@ class PostgresStagingStore(StagingStore):
                 (table_name, partition_key),
             )
             self._copy(
-                connection, self._table(REJECTS_TABLE), rejects.select(list(REJECTS_COLUMNS))
+                connection, self._table(REJECTS_TABLE), rejects.select(list(rejects_columns()))
             )
 
     def _rewrite_table(self, connection: psycopg.Connection, prepared: PreparedLoad) -> int:
@@ -320,7 +320,7 @@ class PostgresStagingStore(StagingStore):
 
     def _record_batch(self, connection: psycopg.Connection, prepared: PreparedLoad) -> None:
         row = prepared.batch_row()
-        columns = list(LOAD_BATCHES_COLUMNS)
+        columns = list(load_batches_columns())
         updates = [name for name in columns if name not in LOAD_BATCHES_KEY]
         connection.execute(
             sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}").format(
@@ -410,7 +410,7 @@ class PostgresStagingStore(StagingStore):
             params = (*params, partition_key)
         table = self._copy_out(
             self._table(REJECTS_TABLE),
-            REJECTS_COLUMNS,
+            rejects_columns(),
             where,
             params,
             sql.SQL("ORDER BY rejected_at, record_key"),
@@ -423,7 +423,7 @@ class PostgresStagingStore(StagingStore):
             where, params = sql.SQL("WHERE table_name = %s"), (table_name,)
         table = self._copy_out(
             self._table(LOAD_BATCHES_TABLE),
-            LOAD_BATCHES_COLUMNS,
+            load_batches_columns(),
             where,
             params,
             sql.SQL("ORDER BY started_at, batch_id, table_name, partition_key"),

@@ -7,11 +7,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import polars as pl
-import pyarrow as pa
-
-from music_platform.lib.schemas import LOAD_METADATA, REJECTS_COLUMNS, TableContract
+from music_platform.lib.schemas import (
+    ColumnType,
+    TableContract,
+    load_metadata,
+    polars_schema,
+    rejects_columns,
+)
 from music_platform.lib.staging.validate import (
     SchemaDrift,
     ValidationResult,
@@ -19,19 +24,29 @@ from music_platform.lib.staging.validate import (
     validate,
 )
 
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
 REJECTS_TABLE = "rejects"
 LOAD_BATCHES_TABLE = "load_batches"
-LOAD_BATCHES_COLUMNS: dict[str, pl.DataType] = {
-    "batch_id": pl.String(),
-    "table_name": pl.String(),
-    "partition_key": pl.String(),  # '' for unpartitioned tables
-    "source": pl.String(),
-    "rows": pl.Int64(),
-    "rejected": pl.Int64(),
-    "started_at": pl.Datetime("us", "UTC"),
-    "finished_at": pl.Datetime("us", "UTC"),
+LOAD_BATCHES_TYPES: dict[str, ColumnType] = {
+    "batch_id": ColumnType.STRING,
+    "table_name": ColumnType.STRING,
+    "partition_key": ColumnType.STRING,  # '' for unpartitioned tables
+    "source": ColumnType.STRING,
+    "rows": ColumnType.INT64,
+    "rejected": ColumnType.INT64,
+    "started_at": ColumnType.TIMESTAMP,
+    "finished_at": ColumnType.TIMESTAMP,
 }
 LOAD_BATCHES_KEY = ("batch_id", "table_name", "partition_key")
+
+
+@cache
+def load_batches_columns() -> dict[str, pl.DataType]:
+    """The load_batches table's columns: one row per load of a table and partition."""
+    return polars_schema(LOAD_BATCHES_TYPES)
 
 
 class StagingError(RuntimeError):
@@ -133,6 +148,8 @@ def prepare_load(
     track_durations: pl.DataFrame | None = None,
 ) -> PreparedLoad:
     """Validate the frame and add the load metadata columns every staged row carries."""
+    import polars as pl
+
     clock_start = time.perf_counter()
     if partition_key is None and contract.partition_column is not None:
         raise ValueError(
@@ -150,14 +167,14 @@ def prepare_load(
         track_durations=track_durations,
     )
     rows = validation.valid.with_columns(
-        pl.lit(source, LOAD_METADATA["source"]).alias("source"),
-        pl.lit(batch_id, LOAD_METADATA["batch_id"]).alias("batch_id"),
-        pl.lit(started_at, LOAD_METADATA["loaded_at"]).alias("loaded_at"),
+        pl.lit(source, load_metadata()["source"]).alias("source"),
+        pl.lit(batch_id, load_metadata()["batch_id"]).alias("batch_id"),
+        pl.lit(started_at, load_metadata()["loaded_at"]).alias("loaded_at"),
     )
     rejects = validation.rejects.with_columns(
-        pl.lit(batch_id, REJECTS_COLUMNS["batch_id"]).alias("batch_id"),
-        pl.lit(started_at, REJECTS_COLUMNS["rejected_at"]).alias("rejected_at"),
-    ).select(list(REJECTS_COLUMNS))
+        pl.lit(batch_id, rejects_columns()["batch_id"]).alias("batch_id"),
+        pl.lit(started_at, rejects_columns()["rejected_at"]).alias("rejected_at"),
+    ).select(list(rejects_columns()))
     return PreparedLoad(
         contract=contract,
         partition_key=partition_key,
@@ -185,10 +202,15 @@ def storage_key(contract: TableContract) -> tuple[str, ...]:
 
 def arrow_schema(columns: Mapping[str, pl.DataType]) -> pa.Schema:
     """The Arrow schema `read` returns for these columns, the same from every backend."""
+    import pyarrow as pa
+
     return pa.schema([pa.field(name, _arrow_type(dtype)) for name, dtype in columns.items()])
 
 
 def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    import polars as pl
+    import pyarrow as pa
+
     if isinstance(dtype, pl.Datetime):
         return pa.timestamp(dtype.time_unit, dtype.time_zone)
     return {
@@ -270,7 +292,7 @@ class StagingStore(ABC):
 
     @abstractmethod
     def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
-        """Make `rejects` (REJECTS_COLUMNS) the whole rejects record of a table and partition,
+        """Make `rejects` (rejects_columns()) the whole rejects record of a table and partition,
         in one transaction: the rows a source refused before staging (a screened file)."""
 
     @abstractmethod

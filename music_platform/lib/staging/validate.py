@@ -19,15 +19,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-import numpy as np
-import polars as pl
+from typing import TYPE_CHECKING, NamedTuple
 
 from music_platform.lib.quality.ranges import TRACK_RANGES, bound_text
 from music_platform.lib.quality.text import text_defects
-from music_platform.lib.schemas import ARTISTS, LISTENS, LOAD_METADATA, TRACKS, TableContract
+from music_platform.lib.schemas import ARTISTS, LISTENS, LOAD_METADATA_TYPES, TRACKS, TableContract
 from music_platform.lib.staging.casting import cast_series, type_label, value_text
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_MS_PLAYED = 3 * 60 * 60 * 1000
 """Longest believable single play: 3 hours. Full-length DJ mixes, concert recordings and
@@ -119,7 +119,9 @@ def schema_drift(contract: TableContract, frame: pl.DataFrame) -> SchemaDrift:
             f"(it has: {', '.join(frame.columns) or 'no columns'})"
         )
     # Load metadata columns are the store's to set, so a frame carrying them has not drifted.
-    added = [name for name in frame.columns if name not in expected and name not in LOAD_METADATA]
+    added = [
+        name for name in frame.columns if name not in expected and name not in LOAD_METADATA_TYPES
+    ]
     return SchemaDrift(added=added, missing=missing)
 
 
@@ -138,6 +140,8 @@ def validate(
     a value outside them rejects the row. `track_durations` (track_id, duration_ms) lets a
     listen longer than MAX_PLAY_TO_TRACK times its track be rejected.
     """
+    import polars as pl
+
     drift = schema_drift(contract, frame)
     day = partition_day(contract, partition_key)
     known_keys = dict(known_keys or {})
@@ -209,6 +213,8 @@ def _typed(name: str) -> str:
 
 
 def _typed_columns(contract: TableContract, frame: pl.DataFrame) -> list[pl.Series]:
+    import polars as pl
+
     columns = []
     for name, dtype in contract.columns.items():
         if name in frame.columns:
@@ -220,6 +226,8 @@ def _typed_columns(contract: TableContract, frame: pl.DataFrame) -> list[pl.Seri
 
 
 def _derived_columns(contract: TableContract) -> list[pl.Expr]:
+    import polars as pl
+
     if contract.name != LISTENS.name:
         return []
     # A listen's day is the UTC date it was heard; sources that omit it need not say it.
@@ -228,6 +236,8 @@ def _derived_columns(contract: TableContract) -> list[pl.Expr]:
 
 
 def _cast_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]:
+    import polars as pl
+
     rules = []
     for name, dtype in contract.columns.items():
         source = frame.schema.get(name)
@@ -243,6 +253,8 @@ def _cast_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]:
 
 
 def _required_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]:
+    import polars as pl
+
     required = [
         *contract.primary_key,
         *([contract.partition_column] if contract.partition_column else []),
@@ -261,6 +273,8 @@ def _required_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]
 
 
 def _partition_rules(contract: TableContract, day: dt.date | None) -> list[_Rule]:
+    import polars as pl
+
     if day is None or contract.partition_column is None:
         return []
     name = contract.partition_column
@@ -272,6 +286,8 @@ def _partition_rules(contract: TableContract, day: dt.date | None) -> list[_Rule
 
 
 def _known_key_rules(contract: TableContract, known_keys: dict[str, pl.Series]) -> list[_Rule]:
+    import polars as pl
+
     rules = []
     for name, keys in known_keys.items():
         allowed = keys.cast(contract.columns[name], strict=False).drop_nulls().unique().implode()
@@ -283,6 +299,8 @@ def _known_key_rules(contract: TableContract, known_keys: dict[str, pl.Series]) 
 
 def _text_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
     """PostgreSQL text cannot hold NUL; refusing it in both stores keeps them alike."""
+    import polars as pl
+
     rules = []
     for name, dtype in contract.columns.items():
         if dtype == pl.String() and _may_hold_nul(work[_typed(name)]):
@@ -294,6 +312,8 @@ def _text_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
 def _encoding_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
     """Invalid UTF-8, mojibake and control characters, for columns with any byte outside
     printable ASCII (ids and most names are: they skip the regexes)."""
+    import polars as pl
+
     rules = []
     for name, dtype in contract.columns.items():
         if dtype != pl.String() or _printable_ascii(work[_typed(name)]):
@@ -304,6 +324,8 @@ def _encoding_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
 
 
 def _printable_ascii(column: pl.Series) -> bool:
+    import numpy as np
+
     data = column.to_arrow().buffers()[2]
     if data is None or data.size == 0:
         return True
@@ -312,6 +334,8 @@ def _printable_ascii(column: pl.Series) -> bool:
 
 
 def _range_rules(contract: TableContract) -> list[_Rule]:
+    import polars as pl
+
     rules = []
     for name, (low, high) in _RANGES.get(contract.name, {}).items():
         value = pl.col(_typed(name))
@@ -326,6 +350,8 @@ def _range_rules(contract: TableContract) -> list[_Rule]:
 
 def _zone_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]:
     """Text timestamps must say their zone: a bare local time is no known instant."""
+    import polars as pl
+
     rules = []
     for name, dtype in contract.columns.items():
         if not isinstance(dtype, pl.Datetime) or frame.schema.get(name) != pl.String():
@@ -342,6 +368,8 @@ def _zone_rules(contract: TableContract, frame: pl.DataFrame) -> list[_Rule]:
 
 
 def _play_length_rule() -> _Rule:
+    import polars as pl
+
     ms_played = pl.col(_typed("ms_played"))
     limit = pl.col(_TRACK_MS) * MAX_PLAY_TO_TRACK
     message = pl.concat_str(
@@ -355,11 +383,15 @@ def _play_length_rule() -> _Rule:
 
 def _may_hold_nul(column: pl.Series) -> bool:
     """One pass over the column's bytes, far cheaper than a per-row search that finds nothing."""
+    import numpy as np
+
     data = column.to_arrow().buffers()[2]
     return data is not None and data.size > 0 and np.frombuffer(data, dtype=np.uint8).min() == 0
 
 
 def _listens_rules(day: dt.date | None, now: dt.datetime) -> list[_Rule]:
+    import polars as pl
+
     ms_played = pl.col(_typed("ms_played"))
     ms_text = ms_played.cast(pl.String)
     listened_at = pl.col(_typed("listened_at"))
@@ -404,6 +436,8 @@ def _listens_rules(day: dt.date | None, now: dt.datetime) -> list[_Rule]:
 
 def _duplicate_rule(contract: TableContract, work: pl.DataFrame, rules: list[_Rule]) -> _Rule:
     """Among rows that pass every other rule, the first of each primary key wins."""
+    import polars as pl
+
     label = f"{DUPLICATE_REASON_PREFIX}{', '.join(contract.primary_key)}"
     keys = [pl.col(_typed(name)) for name in contract.primary_key]
     key = keys[0] if len(keys) == 1 else pl.struct(keys)
@@ -418,6 +452,8 @@ def _duplicate_rule(contract: TableContract, work: pl.DataFrame, rules: list[_Ru
 
 
 def _record_json(frame: pl.DataFrame) -> pl.Expr:
+    import polars as pl
+
     if not frame.columns:
         return pl.lit("{}")
     return pl.struct(frame.columns).struct.json_encode()

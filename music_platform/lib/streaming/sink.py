@@ -22,7 +22,7 @@ import polars as pl
 from psycopg import sql
 
 from music_platform.lib.events import LISTEN_EVENTS
-from music_platform.lib.schemas import LOAD_METADATA, REJECTS_COLUMNS
+from music_platform.lib.schemas import load_metadata, rejects_columns
 from music_platform.lib.staging.duckdb_store import DuckDBStagingStore, _file_lock
 from music_platform.lib.staging.postgres_store import (
     PostgresStagingStore,
@@ -62,7 +62,7 @@ class StreamBatch:
     """Valid events, rejected ones and the offsets they advance, to be written atomically."""
 
     events: pl.DataFrame  # LISTEN_EVENTS columns, without load metadata
-    rejects: pl.DataFrame  # REJECTS_COLUMNS
+    rejects: pl.DataFrame  # rejects_columns()
     source: str
     offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
     """(topic, partition) -> next offset to read, for `group`."""
@@ -111,7 +111,7 @@ def rejects_frame(
             "batch_id": [batch_id] * len(records),
             "rejected_at": [now] * len(records),
         },
-        schema=REJECTS_COLUMNS,
+        schema=rejects_columns(),
     )
 
 
@@ -149,9 +149,9 @@ class EventSink(ABC):
         loaded_at = dt.datetime.now(dt.UTC)
         unique = batch.events.unique(subset=["event_id"], keep="first", maintain_order=True)
         rows = unique.with_columns(
-            pl.lit(batch.source, LOAD_METADATA["source"]).alias("source"),
-            pl.lit(batch.batch_id, LOAD_METADATA["batch_id"]).alias("batch_id"),
-            pl.lit(loaded_at, LOAD_METADATA["loaded_at"]).alias("loaded_at"),
+            pl.lit(batch.source, load_metadata()["source"]).alias("source"),
+            pl.lit(batch.batch_id, load_metadata()["batch_id"]).alias("batch_id"),
+            pl.lit(loaded_at, load_metadata()["loaded_at"]).alias("loaded_at"),
         ).select(LISTEN_EVENTS.column_names)
         batch_row = {
             "batch_id": batch.batch_id,

@@ -16,7 +16,7 @@ from music_platform.defs.sources.catalogue import (
 )
 from music_platform.defs.sources.landing import records_frame
 from music_platform.defs.sources.listens import heard_key
-from music_platform.lib.schemas import ARTISTS, TRACKS
+from music_platform.lib.schemas import ARTISTS, TRACKS, polars_schema
 from music_platform.lib.sources.kaggle import COLUMNS
 from music_platform.lib.sources.records import landed
 from music_platform_tests.fixtures import spotify_fake
@@ -32,22 +32,25 @@ def _landed(items: list[dict]) -> pl.DataFrame:
 
 def _kaggle(rows: list[dict]) -> pl.DataFrame:
     """`read_tracks_csv`-shaped rows; unset columns null."""
-    schema = {**{c: t for c, t in COLUMNS.items() if c != "track_genre"}, "explicit": pl.Boolean}
+    schema = {
+        **{c: t for c, t in polars_schema(COLUMNS).items() if c != "track_genre"},
+        "explicit": pl.Boolean,
+    }
     return pl.DataFrame(rows, schema={**schema, "genres": pl.String})
 
 
 def _heard(*pairs: tuple[str, str]) -> pl.DataFrame:
     rows = [{"heard_key": heard_key(a, t), "artist_name": a, "track_name": t} for a, t in pairs]
-    return pl.DataFrame(rows, schema=HEARD_SCHEMA)
+    return pl.DataFrame(rows, schema=polars_schema(HEARD_SCHEMA))
 
 
 def _inputs(**given: object) -> CatalogueInputs:
     tracks, artists = spotify_from_raw(None, None, None)
     defaults = {
         "heard": _heard(),
-        "lastfm_tracks": pl.DataFrame(schema=LASTFM_TRACK_SCHEMA),
-        "lastfm_artists": pl.DataFrame(schema=LASTFM_ARTIST_SCHEMA),
-        "resolutions": pl.DataFrame(schema=RESOLUTION_SCHEMA),
+        "lastfm_tracks": pl.DataFrame(schema=polars_schema(LASTFM_TRACK_SCHEMA)),
+        "lastfm_artists": pl.DataFrame(schema=polars_schema(LASTFM_ARTIST_SCHEMA)),
+        "resolutions": pl.DataFrame(schema=polars_schema(RESOLUTION_SCHEMA)),
         "spotify_tracks": tracks,
         "spotify_artists": artists,
         "kaggle": None,
@@ -100,12 +103,12 @@ def test_a_heard_track_no_catalogue_knows_gets_a_row_from_lastfm() -> None:
     lastfm_tracks = pl.DataFrame(
         [{"heard_key": heard["heard_key"][0], "lastfm_duration_ms": 268_000,
           "lastfm_track_mbid": "mbid-track", "lastfm_genre": "post-rock"}],
-        schema=LASTFM_TRACK_SCHEMA,
+        schema=polars_schema(LASTFM_TRACK_SCHEMA),
     )  # fmt: skip
     lastfm_artists = pl.DataFrame(
         [{"artist_key": "sigur ros", "artist_name": "Sigur Rós", "artist_mbid": "mbid-artist",
           "genres": "post-rock;icelandic"}],
-        schema=LASTFM_ARTIST_SCHEMA,
+        schema=polars_schema(LASTFM_ARTIST_SCHEMA),
     )  # fmt: skip
 
     result = reconcile(
@@ -153,12 +156,13 @@ def test_durations_further_apart_than_the_tolerance_are_flagged(
             spotify_tracks=tracks,
             spotify_artists=artists,
             lastfm_tracks=pl.DataFrame(
-                [{"heard_key": key, "lastfm_duration_ms": lastfm_ms}], schema=LASTFM_TRACK_SCHEMA
+                [{"heard_key": key, "lastfm_duration_ms": lastfm_ms}],
+                schema=polars_schema(LASTFM_TRACK_SCHEMA),
             ),
             resolutions=pl.DataFrame(
                 [{"heard_key": key, "spotify_search_id": SPOTIFY_ID, "spotify_confidence": 1.0,
                   "spotify_match": "exact"}],
-                schema=RESOLUTION_SCHEMA,
+                schema=polars_schema(RESOLUTION_SCHEMA),
             ),
         ),
         duration_tolerance_ms=5_000,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from music_platform.lib.schemas import TableContract
+from music_platform.lib.schemas import ColumnType, TableContract
 
 DAY = "2024-03-10"
 DAY_START = dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
@@ -60,15 +60,15 @@ def lastfm_listens(shared_data: Path) -> tuple[str, pl.DataFrame]:
 
 ALL_TYPES = TableContract(
     name="all_types",
-    columns={
-        "id": pl.String(),
-        "text": pl.String(),
-        "small": pl.Int32(),
-        "big": pl.Int64(),
-        "ratio": pl.Float64(),
-        "flag": pl.Boolean(),
-        "day": pl.Date(),
-        "at": pl.Datetime("us", "UTC"),
+    column_types={
+        "id": ColumnType.STRING,
+        "text": ColumnType.STRING,
+        "small": ColumnType.INT32,
+        "big": ColumnType.INT64,
+        "ratio": ColumnType.FLOAT64,
+        "flag": ColumnType.BOOLEAN,
+        "day": ColumnType.DATE,
+        "at": ColumnType.TIMESTAMP,
     },
     primary_key=("id",),
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from music_platform.lib.schemas import LISTENS, REJECTS_COLUMNS, TRACKS
+from music_platform.lib.schemas import LISTENS, TRACKS, rejects_columns
 from music_platform.lib.staging import StagingStore
 from music_platform.lib.staging.validate import validate
 from music_platform_tests.lib.quality.defects import DEFECTS, KAGGLE, write_defective
@@ -115,7 +115,7 @@ def test_a_screened_file_s_rejects_replace_its_previous_ones(
         "record",
         pl.lit("b1").alias("batch_id"),
         pl.lit(dt.datetime.now(dt.UTC)).alias("rejected_at"),
-    ).cast(REJECTS_COLUMNS)
+    ).cast(rejects_columns())
 
     for _ in range(2):  # idempotent
         store.replace_rejects("file:kaggle_tracks", "", rows)

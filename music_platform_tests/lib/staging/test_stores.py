@@ -9,7 +9,7 @@ import polars as pl
 import psycopg
 import pytest
 
-from music_platform.lib.schemas import LISTENS, REJECTS_COLUMNS, TRACKS, USERS
+from music_platform.lib.schemas import LISTENS, TRACKS, USERS, rejects_columns
 from music_platform.lib.staging import (
     LoadResult,
     PostgresStagingStore,
@@ -134,7 +134,7 @@ def test_rejects_name_each_reason(store: StagingStore) -> None:
         "track_id: unknown": 1,
     }
     rejects = store.rejects("listens", DAY)
-    assert rejects.schema == pl.Schema(REJECTS_COLUMNS)
+    assert rejects.schema == pl.Schema(rejects_columns())
     assert sorted(rejects["reason"].to_list()) == sorted(
         [
             "ms_played: 'abc' is not Int32",

@@ -1,0 +1,37 @@
+"""The Dagster instance's home for the current environment, without importing Dagster: the
+`dev` command prepares it and then starts `dagster dev`, which imports Dagster itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from music_platform.settings import Environment, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_INSTANCE_CONFIG = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME for this environment: SQLite under the data directory in `local`, the
+    repository's dagster.yaml (PostgreSQL storage) in `dev` and `prod`."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if settings.env is Environment.LOCAL:
+        if not config.exists():
+            config.write_text(LOCAL_INSTANCE_CONFIG)
+    else:
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+        # dagster.yaml reads its connection from these; derive any not set from the settings.
+        postgres = settings.postgres
+        for name, value in (
+            ("POSTGRES_HOST", postgres.host),
+            ("POSTGRES_PORT", str(postgres.port)),
+            ("POSTGRES_USER", postgres.user),
+            ("POSTGRES_PASSWORD", postgres.password.get_secret_value()),
+            ("DAGSTER_POSTGRES_DB", postgres.db),
+        ):
+            os.environ.setdefault(name, value)
+    return home
