@@ -51,6 +51,22 @@ LOAD_METADATA_TYPES: dict[str, ColumnType] = {
 }
 
 
+# Spotify's audio features, in the order the tracks contract and every catalogue file carry them.
+AUDIO_FEATURE_TYPES: dict[str, ColumnType] = {
+    "danceability": ColumnType.FLOAT64,
+    "energy": ColumnType.FLOAT64,
+    "key": ColumnType.INT32,
+    "loudness": ColumnType.FLOAT64,
+    "mode": ColumnType.INT32,
+    "speechiness": ColumnType.FLOAT64,
+    "acousticness": ColumnType.FLOAT64,
+    "instrumentalness": ColumnType.FLOAT64,
+    "liveness": ColumnType.FLOAT64,
+    "valence": ColumnType.FLOAT64,
+    "tempo": ColumnType.FLOAT64,
+}
+
+
 @cache
 def load_metadata() -> dict[str, pl.DataType]:
     """The load metadata columns every staging and landing table ends with."""
@@ -108,17 +124,7 @@ TRACKS = TableContract(
         "explicit": ColumnType.BOOLEAN,
         "popularity": ColumnType.INT32,
         "genre": ColumnType.STRING,
-        "danceability": ColumnType.FLOAT64,
-        "energy": ColumnType.FLOAT64,
-        "key": ColumnType.INT32,
-        "loudness": ColumnType.FLOAT64,
-        "mode": ColumnType.INT32,
-        "speechiness": ColumnType.FLOAT64,
-        "acousticness": ColumnType.FLOAT64,
-        "instrumentalness": ColumnType.FLOAT64,
-        "liveness": ColumnType.FLOAT64,
-        "valence": ColumnType.FLOAT64,
-        "tempo": ColumnType.FLOAT64,
+        **AUDIO_FEATURE_TYPES,
         "time_signature": ColumnType.INT32,
     },
     primary_key=("track_id",),

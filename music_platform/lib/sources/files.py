@@ -20,7 +20,7 @@ from music_platform.lib.quality.files import (
     screen_file,
 )
 from music_platform.lib.quality.ranges import TRACK_RANGES
-from music_platform.lib.schemas import LISTENS, TRACKS, ColumnType
+from music_platform.lib.schemas import AUDIO_FEATURE_TYPES, LISTENS, TRACKS, ColumnType
 from music_platform.lib.sources.identity import name_id, normalise_artist, normalised
 from music_platform.lib.sources.kaggle import artists_from_pairs, read_tracks_csv
 
@@ -48,17 +48,7 @@ TIDYTUESDAY_COLUMNS: dict[str, ColumnType] = {
     "playlist_id": ColumnType.STRING,
     "playlist_genre": ColumnType.STRING,
     "playlist_subgenre": ColumnType.STRING,
-    "danceability": ColumnType.FLOAT64,
-    "energy": ColumnType.FLOAT64,
-    "key": ColumnType.INT32,
-    "loudness": ColumnType.FLOAT64,
-    "mode": ColumnType.INT32,
-    "speechiness": ColumnType.FLOAT64,
-    "acousticness": ColumnType.FLOAT64,
-    "instrumentalness": ColumnType.FLOAT64,
-    "liveness": ColumnType.FLOAT64,
-    "valence": ColumnType.FLOAT64,
-    "tempo": ColumnType.FLOAT64,
+    **AUDIO_FEATURE_TYPES,
     "duration_ms": ColumnType.INT32,
 }
 

@@ -28,7 +28,7 @@ import requests
 
 from music_platform.lib.quality.files import FileFormat, ScreenedFile, screen_file
 from music_platform.lib.quality.ranges import TRACK_RANGES
-from music_platform.lib.schemas import ARTISTS, TRACKS, ColumnType
+from music_platform.lib.schemas import ARTISTS, AUDIO_FEATURE_TYPES, TRACKS, ColumnType
 from music_platform.lib.sources.errors import (
     CredentialsRejectedError,
     DatasetVerificationError,
@@ -52,17 +52,7 @@ COLUMNS: dict[str, ColumnType] = {
     "popularity": ColumnType.INT32,
     "duration_ms": ColumnType.INT32,
     "explicit": ColumnType.STRING,  # True/False in Kaggle's file, TRUE/FALSE after R round trips
-    "danceability": ColumnType.FLOAT64,
-    "energy": ColumnType.FLOAT64,
-    "key": ColumnType.INT32,
-    "loudness": ColumnType.FLOAT64,
-    "mode": ColumnType.INT32,
-    "speechiness": ColumnType.FLOAT64,
-    "acousticness": ColumnType.FLOAT64,
-    "instrumentalness": ColumnType.FLOAT64,
-    "liveness": ColumnType.FLOAT64,
-    "valence": ColumnType.FLOAT64,
-    "tempo": ColumnType.FLOAT64,
+    **AUDIO_FEATURE_TYPES,
     "time_signature": ColumnType.INT32,
     "track_genre": ColumnType.STRING,
 }
