@@ -12,9 +12,9 @@ missing a required column, rejecting too many rows, or empty blocks: its columns
 missing and the unknown columns, nothing lands and the previous landing stays.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -128,18 +128,27 @@ def _land_days(
     yield from screening.checks
 
 
-@dg.asset(
-    key=LASTFM_1K_KEY,
-    description=(
-        "One day of the Last.fm 1K-format scrobbles file named by LASTFM_SCROBBLES_FILE (user, "
-        "time, artist and track MBIDs and names), rows as in the file."
-    ),
-    group_name="raw",
-    kinds=KINDS,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    freshness_policy=DAILY_FRESHNESS,
-    check_specs=quality.check_specs(LASTFM_1K_KEY, catalogue=False),
+def _daily_listening_file(
+    key: dg.AssetKey, description: str
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The asset decorator of a listening file: raw, one partition per day it holds, backfilled
+    in one run, with the file screening's checks."""
+    return dg.asset(
+        key=key,
+        description=description,
+        group_name="raw",
+        kinds=KINDS,
+        partitions_def=daily_partitions,
+        backfill_policy=single_run_backfill,
+        freshness_policy=DAILY_FRESHNESS,
+        check_specs=quality.check_specs(key, catalogue=False),
+    )
+
+
+@_daily_listening_file(
+    LASTFM_1K_KEY,
+    "One day of the Last.fm 1K-format scrobbles file named by LASTFM_SCROBBLES_FILE (user, "
+    "time, artist and track MBIDs and names), rows as in the file.",
 )
 def raw_lastfm_1k_scrobbles(
     context: dg.AssetExecutionContext, staging: StagingResource
@@ -168,20 +177,12 @@ def raw_lastfm_1k_scrobbles(
     )
 
 
-@dg.asset(
-    key=EVENTS_FILE_KEY,
-    description=(
-        "One day of the listening events in LISTEN_EVENTS_FILE (or the *.jsonl files dropped in "
-        "the external folder): JSON lines in the streaming event schema, each valid line as in "
-        "the file on its played_at UTC day; invalid lines go to the rejects table with the "
-        "reason, repeated event ids are dropped and counted."
-    ),
-    group_name="raw",
-    kinds=KINDS,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    freshness_policy=DAILY_FRESHNESS,
-    check_specs=quality.check_specs(EVENTS_FILE_KEY, catalogue=False),
+@_daily_listening_file(
+    EVENTS_FILE_KEY,
+    "One day of the listening events in LISTEN_EVENTS_FILE (or the *.jsonl files dropped in "
+    "the external folder): JSON lines in the streaming event schema, each valid line as in "
+    "the file on its played_at UTC day; invalid lines go to the rejects table with the "
+    "reason, repeated event ids are dropped and counted.",
 )
 def raw_listen_events_file(
     context: dg.AssetExecutionContext, staging: StagingResource
