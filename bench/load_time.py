@@ -15,7 +15,6 @@ Runs the `local` environment in a temporary home (SQLite instance, nothing to se
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dagster_scratch import scratch_environment, tiny_workspace
 from report import write_json
 from rich.console import Console
 from rich.table import Table
@@ -35,20 +35,9 @@ from music_platform_tests.ops.dagster_services import (
     stop_process_group,
     wait_for,
 )
-from music_platform_tests.platform_env import platform_environment
 
 LOAD_DEFINITIONS = "import music_platform.definitions as d; d.defs()"
 BARE_DAGSTER = "import dagster"
-TINY_LOCATION = """
-import dagster as dg
-
-
-@dg.asset
-def only_asset() -> None: ...
-
-
-defs = dg.Definitions(assets=[only_asset])
-"""
 
 
 def python_seconds(code: str, env: dict[str, str]) -> float:
@@ -106,11 +95,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
         work = Path(scratch)
-        home = work / "home"
-        dagster_home = home / "dagster"
-        dagster_home.mkdir(parents=True)
-        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env = {**os.environ, **platform_environment(home), "DAGSTER_HOME": str(dagster_home)}
+        env = scratch_environment(work)
         # Parse dbt once up front: this measures loading, not a stale manifest.
         subprocess.run([sys.executable, "-m", "music_platform.cli", "prepare"], env=env, check=True)
         python_seconds(LOAD_DEFINITIONS, env)  # warm the OS file cache for both
@@ -120,13 +105,7 @@ def main() -> None:
             bare.append(python_seconds(BARE_DAGSTER, env))
         remaining = heaviest_imports(env, 12)
 
-        tiny = work / "tiny_location.py"
-        tiny.write_text(TINY_LOCATION)
-        tiny_workspace = work / "tiny_workspace.yaml"
-        tiny_workspace.write_text(
-            f"load_from:\n  - python_file:\n      relative_path: {tiny}\n"
-            "      location_name: tiny\n"
-        )
+        tiny = tiny_workspace(work)
         dagster_bin = str(Path(sys.executable).with_name("dagster"))
         platform_dev = min(
             dev_cold_start(
@@ -139,7 +118,7 @@ def main() -> None:
         )
         tiny_dev = min(
             dev_cold_start(
-                lambda port: [dagster_bin, "dev", "-w", str(tiny_workspace), "-p", port],
+                lambda port: [dagster_bin, "dev", "-w", str(tiny), "-p", port],
                 env,
                 work,
                 "tiny",

@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from dagster_scratch import scratch_environment, tiny_workspace
 from report import write_json
 from rich.console import Console
 from rich.table import Table
 
 from music_platform_tests.ops.dagster_services import GraphQL, wait_for, webserver
-from music_platform_tests.platform_env import platform_environment
 
 LOCATION = "music_platform"
 ASSET_GRAPH = """
@@ -47,16 +47,6 @@ query {
 }
 """
 VERSION = "query { version }"
-TINY_LOCATION = """
-import dagster as dg
-
-
-@dg.asset
-def only_asset() -> None: ...
-
-
-defs = dg.Definitions(assets=[only_asset])
-"""
 
 
 def cold_start(workspace: Path, env: dict[str, str], work: Path, location: str) -> float:
@@ -98,20 +88,10 @@ def main() -> None:
     repo = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as scratch:
         work = Path(scratch)
-        home = work / "home"
-        dagster_home = home / "dagster"
-        dagster_home.mkdir(parents=True)
-        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env = {**os.environ, **platform_environment(home), "DAGSTER_HOME": str(dagster_home)}
-        tiny = work / "tiny_location.py"
-        tiny.write_text(TINY_LOCATION)
-        tiny_workspace = work / "tiny_workspace.yaml"
-        tiny_workspace.write_text(
-            f"load_from:\n  - python_file:\n      relative_path: {tiny}\n"
-            "      location_name: tiny\n"
-        )
+        env = scratch_environment(work)
+        tiny = tiny_workspace(work)
         # Parse dbt once up front: this measures the webserver, not a stale manifest.
-        os.environ.update(platform_environment(home))
+        os.environ.update(env)
         from music_platform.defs.warehouse.dbt import PROJECT, ensure_manifest
 
         ensure_manifest(PROJECT)
@@ -119,9 +99,7 @@ def main() -> None:
         platform_start = min(
             cold_start(repo / "workspace.yaml", env, work, LOCATION) for _ in range(options.starts)
         )
-        tiny_start = min(
-            cold_start(tiny_workspace, env, work, "tiny") for _ in range(options.starts)
-        )
+        tiny_start = min(cold_start(tiny, env, work, "tiny") for _ in range(options.starts))
         with webserver(env=env, cwd=work, log=work / "webserver.log") as (url, _):
             graphql = GraphQL(url)
             wait_for(lambda: graphql.location_loaded(LOCATION), timeout=600, what="the platform")
