@@ -14,17 +14,12 @@ latency of the requests it answers, the share it sheds with 503, and /health's l
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -43,8 +38,8 @@ from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.synthetic_world import synthetic_world
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.serving.recommendations import RecommendationService
+from music_platform_tests.fixtures.service import serve_process
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # The largest limit the settings allow: at the overload's client count, nothing is shed.
 NO_SHEDDING = 32
 
@@ -80,42 +75,6 @@ def timed(call, arguments: list) -> list[float]:
         call(argument)
         samples.append(time.perf_counter() - started)
     return samples
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running_service(home: Path, max_concurrency: int) -> Iterator[str]:
-    """`music-platform serve` over the registry under `home`, in a process of its own so the
-    load's client threads do not compete with it for the interpreter."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MUSIC_PLATFORM_HOME": str(home),
-        "MUSIC_PLATFORM_SERVE_MAX_CONCURRENCY": str(max_concurrency),
-    }
-    command = [sys.executable, "-m", "music_platform.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    raise RuntimeError("`music-platform serve` exited before answering") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def http_load(
@@ -214,10 +173,10 @@ def main() -> None:
         bare = percentiles(timed(lambda i: loaded.model.recommend(i, k=10), indices))
         in_process = percentiles(timed(lambda u: service.for_user(u, k=10), ids))
         load = (ids, args.requests)
-        with running_service(home, NO_SHEDDING) as url:
+        with serve_process(home, max_concurrency=NO_SHEDDING) as url:
             over_http = http_load(url, *load, args.clients, args.max_seconds)
             unshed = http_load(url, *load, overload_clients, args.max_seconds)
-        with running_service(home, args.limit) as url:
+        with serve_process(home, max_concurrency=args.limit) as url:
             shedding = http_load(url, *load, overload_clients, args.max_seconds)
 
     figures = {

@@ -16,13 +16,13 @@ from music_platform_tests.agent.conftest import API_KEY
 from music_platform_tests.agent.eval_set import scripted_model
 from music_platform_tests.agent.fake_llm import fake_llm
 from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
+from music_platform_tests.fixtures.service import free_port
 from music_platform_tests.platform_env import applied, platform_environment
-from music_platform_tests.serving.conftest import _free_port
 
 
 @contextmanager
 def _service(world: AgentWorld) -> Iterator[httpx.Client]:
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(world.models_dir), host="127.0.0.1", port=port, log_level="warning"
     )

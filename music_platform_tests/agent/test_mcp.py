@@ -23,8 +23,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from music_platform.lib.agent.tools import TOOLS
 from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
+from music_platform_tests.fixtures.service import free_port
 from music_platform_tests.platform_env import platform_environment
-from music_platform_tests.serving.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def test_every_tool_over_stdio(agent_world: AgentWorld, tmp_path: Path) -> None:
 
 @contextmanager
 def _http_server(world: AgentWorld, cwd: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

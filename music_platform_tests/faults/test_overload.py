@@ -8,9 +8,6 @@ too). Latency under overload is a benchmark figure (bench/serving.py), not asser
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from music_platform_tests.conftest import REPO_ROOT
-from music_platform_tests.serving.conftest import _free_port, _world, promote_model
+from music_platform_tests.fixtures.service import serve_process
+from music_platform_tests.serving.conftest import _world, promote_model
 
 pytestmark = pytest.mark.slow
 
@@ -36,34 +33,8 @@ USERS = [f"u{n:06d}" for n in range(1, 121)]
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("serving-home")
     promote_model(home / "models", _world())
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MUSIC_PLATFORM_HOME": str(home),
-        "MUSIC_PLATFORM_SERVE_MAX_CONCURRENCY": str(LIMIT),
-    }
-    command = [sys.executable, "-m", "music_platform.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            pytest.fail(f"`music-platform serve` did not come up: {stderr}")
-        time.sleep(0.1)
-    try:
+    with serve_process(home, max_concurrency=LIMIT) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_overload_is_shed_with_503_while_health_keeps_answering(service: str) -> None:

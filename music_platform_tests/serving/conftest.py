@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.synthetic_world import synthetic_world
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.serving.api import create_app
+from music_platform_tests.fixtures.service import free_port
 
 WINDOW = {"first_day": "2026-01-01", "last_day": "2026-01-07", "days": "7"}
 
@@ -55,16 +55,10 @@ def models_dir(tmp_path: Path, world: tuple[InteractionMatrix, pl.DataFrame]) ->
     return tmp_path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def client(models_dir: Path) -> Iterator[httpx.Client]:
     """The real service behind uvicorn on loopback, stopped after the test."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(models_dir), host="127.0.0.1", port=port, log_level="warning")
     )
