@@ -1,11 +1,11 @@
 """Staging in PostgreSQL: vectorised binary COPY, one transaction per load.
 
 A partitioned contract (listens) is a table partitioned by range of its date column, one
-partition a day. Replacing a day builds the new partition beside the old one (COPY into a plain
-table, then its primary-key index in one sort: both far cheaper than index upkeep row by row)
-and swaps it in at the end of the same transaction, so readers see the old day until COMMIT
-and a failure anywhere leaves it untouched. Unpartitioned catalogues are replaced with
-DELETE + COPY in one transaction.
+partition a day. Replacing a day builds the new partition beside the old one (COPY of the rows
+in key order into a plain table, then its primary-key index in one pass: far cheaper than index
+upkeep row by row) and swaps it in at the end of the same transaction, so readers see the old
+day until COMMIT and a failure anywhere leaves it untouched. Unpartitioned catalogues are
+replaced with DELETE + COPY in one transaction.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ from music_platform.lib.staging.validate import partition_day
 _RowWriter = Callable[[psycopg.Connection, PreparedLoad], int]
 """Writes a prepared load's rows inside the open transaction; returns the rows it replaced."""
 
-# The new partition's primary key is built in one sort; give it room to sort in memory.
-_INDEX_BUILD_MEMORY = "256MB"
+# The new partition's primary key is built from rows sent in key order (`_in_key_order`): one
+# pass in memory. Parallel workers would add work without saving time: each spills its share to
+# temporary files for the leader to merge back.
+_INDEX_BUILD_SETTINGS = {"maintenance_work_mem": "256MB", "max_parallel_maintenance_workers": "0"}
 
 
 def describe_connection_failure(conninfo: str, error: Exception) -> str:
@@ -230,9 +232,8 @@ class PostgresStagingStore(StagingStore):
         loading = self._table(f"{partition_name}_loading")
         key = storage_key(contract)
 
-        connection.execute(
-            "SELECT set_config('maintenance_work_mem', %s, true)", (_INDEX_BUILD_MEMORY,)
-        )
+        for name, value in _INDEX_BUILD_SETTINGS.items():
+            connection.execute("SELECT set_config(%s, %s, true)", (name, value))
         # Built apart from the parent, so no lock on it is held while the rows stream in. Values
         # shared by the whole load come from column defaults instead of a million COPY fields.
         constants = {
@@ -256,7 +257,7 @@ class PostgresStagingStore(StagingStore):
                 bounds_check,
             )
         )
-        self._copy(connection, loading, prepared.rows.drop(list(constants)))
+        self._copy(connection, loading, _in_key_order(prepared.rows.drop(list(constants)), key))
         connection.execute(
             sql.SQL("ALTER TABLE {} {}").format(
                 loading,
@@ -429,6 +430,15 @@ class PostgresStagingStore(StagingStore):
             sql.SQL("ORDER BY started_at, batch_id, table_name, partition_key"),
         )
         return pl.from_arrow(table)
+
+
+def _in_key_order(rows: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
+    """The rows sorted by the key columns they carry, so that PostgreSQL builds the primary key
+    from presorted input in one pass; a million shuffled ids cost the server about as much to
+    sort as the whole COPY (abbreviated keys cannot shortcut ids sharing a prefix such as
+    'ev-00000'). polars orders text by its bytes, as the key's COLLATE "C" does. One thread:
+    as fast here as several, at half the CPU, which the server needs too."""
+    return rows.sort([name for name in key if name in rows.columns], multithreaded=False)
 
 
 def _advisory_lock(connection: psycopg.Connection, name: str) -> None:

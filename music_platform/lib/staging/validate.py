@@ -150,13 +150,14 @@ def validate(
         raise ValueError(f"known_keys names columns not in {contract.name}: {unknown_columns}")
 
     work = frame.hstack(_typed_columns(contract, frame)).with_columns(_derived_columns(contract))
+    byte_ranges = _text_byte_ranges(contract, work)
     rules = [
         *_cast_rules(contract, frame),
         *_required_rules(contract, frame),
         *_partition_rules(contract, day),
         *_known_key_rules(contract, known_keys),
-        *_text_rules(contract, work),
-        *_encoding_rules(contract, work),
+        *_text_rules(byte_ranges),
+        *_encoding_rules(byte_ranges),
         *_range_rules(contract),
         *_zone_rules(contract, frame),
     ]
@@ -297,40 +298,47 @@ def _known_key_rules(contract: TableContract, known_keys: dict[str, pl.Series]) 
     return rules
 
 
-def _text_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
+def _text_byte_ranges(contract: TableContract, work: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """The lowest and highest byte in each typed text column holding any: one pass over its
+    bytes, shared by the NUL and encoding rules, lets a column that cannot fail them skip
+    their per-row searches."""
+    import numpy as np
+    import polars as pl
+
+    ranges = {}
+    for name, dtype in contract.columns.items():
+        if dtype != pl.String():
+            continue
+        data = work[_typed(name)].to_arrow().buffers()[2]
+        if data is not None and data.size > 0:
+            values = np.frombuffer(data, dtype=np.uint8)
+            ranges[name] = (int(values.min()), int(values.max()))
+    return ranges
+
+
+def _text_rules(byte_ranges: Mapping[str, tuple[int, int]]) -> list[_Rule]:
     """PostgreSQL text cannot hold NUL; refusing it in both stores keeps them alike."""
     import polars as pl
 
     rules = []
-    for name, dtype in contract.columns.items():
-        if dtype == pl.String() and _may_hold_nul(work[_typed(name)]):
+    for name, (lowest, _) in byte_ranges.items():
+        if lowest == 0:
             fails = pl.col(_typed(name)).str.contains("\x00", literal=True)
             rules.append(_Rule(f"{name}: NUL", fails, pl.lit(f"{name} contains a NUL character")))
     return rules
 
 
-def _encoding_rules(contract: TableContract, work: pl.DataFrame) -> list[_Rule]:
+def _encoding_rules(byte_ranges: Mapping[str, tuple[int, int]]) -> list[_Rule]:
     """Invalid UTF-8, mojibake and control characters, for columns with any byte outside
     printable ASCII (ids and most names are: they skip the regexes)."""
-    import polars as pl
 
     rules = []
-    for name, dtype in contract.columns.items():
-        if dtype != pl.String() or _printable_ascii(work[_typed(name)]):
+    for name, (lowest, highest) in byte_ranges.items():
+        if lowest >= 0x20 and highest < 0x7F:
             continue
         for defect in text_defects(_typed(name), source_column=name, nul=False):
             rules.append(_Rule(f"{name}: {defect.label}", defect.fails, defect.message))
     return rules
-
-
-def _printable_ascii(column: pl.Series) -> bool:
-    import numpy as np
-
-    data = column.to_arrow().buffers()[2]
-    if data is None or data.size == 0:
-        return True
-    values = np.frombuffer(data, dtype=np.uint8)
-    return bool(values.min() >= 0x20 and values.max() < 0x7F)
 
 
 def _range_rules(contract: TableContract) -> list[_Rule]:
@@ -379,14 +387,6 @@ def _play_length_rule() -> _Rule:
         pl.col(_TRACK_MS).cast(pl.String),
     )
     return _Rule("ms_played: longer than its track", ms_played > limit, message)
-
-
-def _may_hold_nul(column: pl.Series) -> bool:
-    """One pass over the column's bytes, far cheaper than a per-row search that finds nothing."""
-    import numpy as np
-
-    data = column.to_arrow().buffers()[2]
-    return data is not None and data.size > 0 and np.frombuffer(data, dtype=np.uint8).min() == 0
 
 
 def _listens_rules(day: dt.date | None, now: dt.datetime) -> list[_Rule]:
