@@ -127,6 +127,22 @@ def selected_checks(
     ]
 
 
+def refuse_checks_alone(context: dg.AssetExecutionContext) -> None:
+    """These checks judge the load they run with, so a launch of them without their asset (which
+    can_subset allows, from the UI say) fails saying what to launch instead."""
+    if context.selected_asset_keys:
+        return
+    selected = context.selected_asset_check_keys
+    checks = ", ".join(sorted(check.name for check in selected))
+    assets = ", ".join(sorted({check.asset_key.to_user_string() for check in selected}))
+    raise dg.Failure(
+        description=(
+            f"the checks {checks} judge the load they run with and cannot run on their own: "
+            f"materialize {assets} to run them"
+        )
+    )
+
+
 def _deduplicated(results: list[LoadResult]) -> int:
     """Rows dropped as copies of another row's primary key."""
     return sum(
@@ -225,6 +241,7 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         import polars as pl
 
+        refuse_checks_alone(context)
         raw, source_name = source.read(None)
         store = staging.store()
         store.ensure_tables()
@@ -286,6 +303,7 @@ def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
     def staging_listens(
         context: dg.AssetExecutionContext, staging: StagingResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        refuse_checks_alone(context)
         yield from _stage_listens(context, staging, source)
 
     return staging_listens

@@ -15,7 +15,7 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
-from music_platform.defs.staging.assets import selected_checks, staging_key
+from music_platform.defs.staging.assets import refuse_checks_alone, selected_checks, staging_key
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.defs.warehouse.resources import WarehouseResource
 from music_platform.lib import schemas
@@ -78,6 +78,7 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         import polars as pl
 
+        refuse_checks_alone(context)
         store = staging.store()
         client = warehouse.client()
         if partitioned:
