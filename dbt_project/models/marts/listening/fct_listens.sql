@@ -6,16 +6,10 @@
 
 with
 
+-- Each listen with its session, found once by int_listens_sessionized's window functions.
 listens as (
 
-    select * from {{ ref('stg_landing__listens') }}
-    where {{ partition_window_filter('listen_date') }}
-
-),
-
-sessions as (
-
-    select * from {{ ref('int_listening_sessions') }}
+    select * from {{ ref('int_listens_sessionized') }}
     where {{ partition_window_filter('listen_date') }}
 
 ),
@@ -35,7 +29,7 @@ final as (
         listens.track_id,
         tracks.artist_id,
         listens.listen_date,
-        sessions.session_id,
+        listens.session_id,
 
         -- facts
         listens.listened_at,
@@ -57,11 +51,6 @@ final as (
     from listens
     left join tracks
         on listens.track_id = tracks.track_id
-    -- Sessions of a user and day are disjoint intervals, so each listen finds exactly one.
-    left join sessions
-        on listens.user_id = sessions.user_id
-        and listens.listen_date = sessions.listen_date
-        and listens.listened_at between sessions.session_start and sessions.session_end
 
 )
 
