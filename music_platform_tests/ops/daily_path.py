@@ -5,7 +5,6 @@ DAILY_PATH = frozenset(
         "staging/listens",
         "landing/listens",
         "stg_landing__listens",
-        "int_listens_sessionized",
         "int_listening_sessions",
         "fct_listens",
         "fct_daily_user_listens",

@@ -325,7 +325,7 @@ def test_lineage_page_renders_asset_names_in_chromium(platform: Platform) -> Non
     (ARTIFACTS / "chromium.out").unlink(missing_ok=True)
     page = f"{platform.url}/assets/fct_listens?view=lineage&lineageScope=upstream"
     dom = _chromium("--dump-dom", page)
-    for name in ("fct_listens", "stg_landing__listens", "int_listens_sessionized"):
+    for name in ("fct_listens", "stg_landing__listens", "int_listening_sessions"):
         assert name in dom, f"{name} is not on the lineage page"
     screenshot = ARTIFACTS / "fct_listens_lineage.png"
     screenshot.unlink(missing_ok=True)
@@ -509,7 +509,6 @@ def test_a_months_backfill_is_one_run_from_the_ui_and_the_cli(platform: Platform
         ["staging", "listens"],
         ["landing", "listens"],
         ["stg_landing__listens"],
-        ["int_listens_sessionized"],
         ["int_listening_sessions"],
         ["fct_listens"],
         ["fct_daily_user_listens"],

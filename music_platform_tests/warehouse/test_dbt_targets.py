@@ -32,7 +32,6 @@ DAYS = [date(2026, 3, 1), date(2026, 3, 2)]
 CATALOGUE_LABEL = "kaggle+tidytuesday"
 NAME_DERIVED_TRACK = "name:0123456789abcdef"
 DAILY_MODELS = (
-    "int_listens_sessionized",
     "int_listening_sessions",
     "fct_listens",
     "fct_daily_user_listens",
