@@ -6,10 +6,16 @@
 
 with
 
--- Each listen with its session, found once by int_listens_sessionized's window functions.
 listens as (
 
-    select * from {{ ref('int_listens_sessionized') }}
+    select * from {{ ref('stg_landing__listens') }}
+    where {{ partition_window_filter('listen_date') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('int_listening_sessions') }}
     where {{ partition_window_filter('listen_date') }}
 
 ),
@@ -29,7 +35,7 @@ final as (
         listens.track_id,
         tracks.artist_id,
         listens.listen_date,
-        listens.session_id,
+        sessions.session_id,
 
         -- facts
         listens.listened_at,
@@ -51,6 +57,11 @@ final as (
     from listens
     left join tracks
         on listens.track_id = tracks.track_id
+    -- Sessions of a user and day are disjoint intervals, so each listen finds exactly one.
+    left join sessions
+        on listens.user_id = sessions.user_id
+        and listens.listen_date = sessions.listen_date
+        and listens.listened_at between sessions.session_start and sessions.session_end
 
 )
 
