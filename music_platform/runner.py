@@ -135,9 +135,16 @@ def run_graph(
     while running:
         worker.join(timeout=0.25)
         running = worker.is_alive()  # one more read after the run ends picks up its last events
-        if on_events is None:
+        if on_events is None or errors:
             continue
-        page = instance.get_records_for_run(run_id, cursor=cursor, of_type=VIEW_EVENTS)
+        try:
+            page = instance.get_records_for_run(run_id, cursor=cursor, of_type=VIEW_EVENTS)
+        except Exception as error:
+            # The storage failed (a full disk, say). Wait for the run to end before raising: its
+            # steps redirect this process's stdout and stderr into their compute logs while they
+            # run, so an error printed now would land there, not on the terminal.
+            errors.append(error)
+            continue
         cursor = page.cursor
         if page.records:
             on_events([record.event_log_entry for record in page.records])
