@@ -33,11 +33,12 @@ def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.Metada
 
 
 def table_metadata(
-    frame: pl.DataFrame, *, extra: Mapping[str, Any] | None = None
+    frame: pl.DataFrame, *, rows: int | None = None, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Row count (Dagster's standard key, shown in the UI), preview and any extra figures."""
+    """Row count (Dagster's standard key, shown in the UI; `rows` when `frame` is only the last
+    part of what was written), preview and any extra figures."""
     return {
-        "dagster/row_count": dg.MetadataValue.int(frame.height),
+        "dagster/row_count": dg.MetadataValue.int(frame.height if rows is None else rows),
         "preview": markdown_preview(frame),
         **(extra or {}),
     }
