@@ -4,7 +4,7 @@ Daily tables are copied a partition at a time as Arrow, so the warehouse grows i
 dbt's `landing` source always mirrors what staging accepted.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
@@ -48,6 +48,26 @@ def _reconciliation(
     )
 
 
+# A window's days land in batches of about this many rows, each batch replaced in one
+# transaction: a month's backfill never holds the whole window in memory, few enough round trips
+# stay for Snowflake, and a failure leaves every day whole, as it was or wholly new.
+LANDING_BATCH_ROWS = 1_000_000
+
+
+def day_batches(rows_by_day: Mapping[str, int], limit: int) -> list[list[str]]:
+    """Consecutive days grouped so each group holds at most `limit` rows (a bigger day alone)."""
+    batches: list[list[str]] = []
+    rows = 0
+    for day, count in rows_by_day.items():
+        if batches and rows + count <= limit:
+            batches[-1].append(day)
+            rows += count
+        else:
+            batches.append([day])
+            rows = count
+    return batches
+
+
 def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
     partitioned = contract.partition_column is not None
 
@@ -83,14 +103,20 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
         client = warehouse.client()
         if partitioned:
             keys = context.partition_keys
-            data = store.read(contract, keys)
-            written = client.replace_partitions(
-                contract.name, data, partition_column=contract.partition_column, partition_keys=keys
-            )
+            staged_by_day = {key: store.count(contract, key) for key in keys}
+            written = 0
+            for batch in day_batches(staged_by_day, LANDING_BATCH_ROWS):
+                data = store.read(contract, batch)
+                written += client.replace_partitions(
+                    contract.name,
+                    data,
+                    partition_column=contract.partition_column,
+                    partition_keys=batch,
+                )
             landed = client.count(
                 contract.name, partition_column=contract.partition_column, partition_keys=keys
             )
-            staged = sum(store.count(contract, key) for key in keys)
+            staged = sum(staged_by_day.values())
         else:
             data = store.read(contract)
             written = client.replace_table(contract.name, data)
