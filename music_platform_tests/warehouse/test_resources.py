@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from music_platform.defs.warehouse.resources import WarehouseResource, dbt_environment
+from music_platform.defs.warehouse.resources import (
+    DBT_PROJECT_DIR,
+    WarehouseResource,
+    dbt_environment,
+)
 from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
 from music_platform.lib.warehouse.snowflake_warehouse import (
     SnowflakeWarehouse,
@@ -80,3 +88,35 @@ def test_identifiers_are_quoted_as_snowflake_resolves_unquoted_names() -> None:
     assert SnowflakeWarehouse(SnowflakeSettings(database="music")).table_name("listens") == (
         '"MUSIC"."LANDING"."LISTENS"'
     )
+
+
+def test_dbt_runs_duckdb_within_the_memory_limit_setting(tmp_path: Path) -> None:
+    """DuckDB would take 80% of RAM; dbt's connection gets the platform's limit."""
+    variables = {
+        "MUSIC_PLATFORM_HOME": str(tmp_path),
+        "MUSIC_PLATFORM_DBT_DUCKDB_MEMORY_LIMIT": "300MB",
+    }
+    with applied(variables):
+        environment = dbt_environment(get_settings())
+    shown = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "show",
+            "--inline",
+            "select current_setting('memory_limit') as memory_limit",
+            "--target",
+            "duckdb",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--output",
+            "json",
+            "--quiet",
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert json.loads(shown.stdout)["show"] == [{"memory_limit": "286.1 MiB"}]  # 300 MB in MiB

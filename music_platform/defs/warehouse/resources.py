@@ -115,6 +115,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "MUSIC_PLATFORM_WAREHOUSE_PATH": str(settings.warehouse_path),
         # dim_date's calendar starts from the first daily partition.
         "MUSIC_PLATFORM_PARTITIONS_START": settings.partitions_start,
+        "MUSIC_PLATFORM_DBT_DUCKDB_MEMORY_LIMIT": settings.dbt_duckdb_memory_limit,
         "POSTGRES_HOST": settings.postgres.host,
         "POSTGRES_PORT": str(settings.postgres.port),
         "POSTGRES_USER": settings.postgres.user,
