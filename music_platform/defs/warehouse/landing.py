@@ -1,7 +1,7 @@
 """Loading the warehouse from staging (ELT): each staged table lands in `landing.<table>`.
 
-Daily tables are copied a partition at a time as Arrow, so the warehouse grows incrementally and
-dbt's `landing` source always mirrors what staging accepted.
+Daily tables are copied as Arrow in batches of whole days (LANDING_BATCH_ROWS), so the warehouse
+grows incrementally and dbt's `landing` source always mirrors what staging accepted.
 """
 
 from collections.abc import Iterator, Mapping
