@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from music_platform.lib.fault_points import REGISTRY_BEFORE_PROMOTE, pause_point
+from music_platform.lib.processes import process_exists
 
 PROMOTED = "promoted.json"
 CARD = "card.json"
@@ -73,7 +74,7 @@ class ModelRegistry:
     def _remove_abandoned_drafts(self) -> None:
         for draft in self.folder.glob(f".*{DRAFT_SUFFIX}"):
             pid = int(draft.name.removesuffix(DRAFT_SUFFIX).rsplit(".", 1)[1])
-            if not _alive(pid):
+            if not process_exists(pid):
                 shutil.rmtree(draft, ignore_errors=True)
 
     def promote(self, version: str) -> None:
@@ -92,13 +93,3 @@ class ModelRegistry:
 
     def artefact_path(self, card: ModelCard) -> Path:
         return self.folder / card.version / card.artefact
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True

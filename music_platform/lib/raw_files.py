@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from music_platform.lib.fault_points import RAW_BEFORE_RENAME, pause_point
+from music_platform.lib.processes import process_exists
 
 if TYPE_CHECKING:
     import polars as pl
@@ -58,18 +59,8 @@ def _remove_orphaned_temporaries(path: Path) -> None:
     """Delete temporary files a killed writer of `path` left behind (their pid is gone)."""
     for orphan in path.parent.glob(f"{path.stem}.*.tmp"):
         pid = orphan.suffixes[-2].lstrip(".") if len(orphan.suffixes) >= 2 else ""
-        if pid.isdigit() and not _process_exists(int(pid)):
+        if pid.isdigit() and not process_exists(int(pid)):
             orphan.unlink(missing_ok=True)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def read_raw(path: Path) -> pl.DataFrame:
