@@ -28,9 +28,9 @@ from report import write_json
 from rich.console import Console
 from rich.table import Table
 
+from music_platform_tests.fixtures.loopback import free_port
 from music_platform_tests.ops.dagster_services import (
     GraphQL,
-    free_port,
     start_process,
     stop_process_group,
     wait_for,

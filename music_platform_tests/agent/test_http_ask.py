@@ -16,7 +16,7 @@ from music_platform_tests.agent.conftest import API_KEY
 from music_platform_tests.agent.eval_set import scripted_model
 from music_platform_tests.agent.fake_llm import fake_llm
 from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
-from music_platform_tests.fixtures.service import free_port
+from music_platform_tests.fixtures.loopback import free_port
 from music_platform_tests.platform_env import applied, platform_environment
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from music_platform_tests.fixtures.loopback import free_port
 
 SERVER_BINARIES = Path("/usr/lib/postgresql")
 INITDB_OPTIONS = ("-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
@@ -52,12 +53,6 @@ class PrivateCluster:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _server_binaries() -> Path:
     candidates = sorted(SERVER_BINARIES.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
     if not candidates:
@@ -73,7 +68,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         run_as = ("runuser", "-u", "postgres", "--")
-    cluster = PrivateCluster(bin_dir, root / "data", _free_port(), run_as)
+    cluster = PrivateCluster(bin_dir, root / "data", free_port(), run_as)
     try:
         subprocess.run(
             [*run_as, str(bin_dir / "initdb"), "-D", str(cluster.data_dir), *INITDB_OPTIONS],

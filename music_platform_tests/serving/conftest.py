@@ -20,7 +20,7 @@ from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.synthetic_world import synthetic_world
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.serving.api import create_app
-from music_platform_tests.fixtures.service import free_port
+from music_platform_tests.fixtures.loopback import free_port
 
 WINDOW = {"first_day": "2026-01-01", "last_day": "2026-01-07", "days": "7"}
 
