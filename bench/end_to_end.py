@@ -137,7 +137,7 @@ def run_platform(home: Path, events_per_day: int, days: int, work_dir: Path) -> 
     summary = json.loads(summary_path.read_text())
     by_key = {asset["key"]: asset for asset in summary["assets"]}
     return {
-        "events": by_key["raw/synthetic/listens"]["rows"],
+        "events": by_key["raw/synthetic_listens"]["rows"],
         "wall_seconds": wall,
         "graph_seconds": summary["seconds"],
         "cpu_seconds": children_cpu_seconds() - cpu_before,

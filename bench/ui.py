@@ -92,9 +92,10 @@ def main() -> None:
         tiny = tiny_workspace(work)
         # Parse dbt once up front: this measures the webserver, not a stale manifest.
         os.environ.update(env)
-        from music_platform.defs.warehouse.dbt import PROJECT, ensure_manifest
+        from music_platform.lib.dbt_project import prepare_manifest
+        from music_platform.settings import get_settings
 
-        ensure_manifest(PROJECT)
+        prepare_manifest(get_settings())
 
         platform_start = min(
             cold_start(repo / "workspace.yaml", env, work, LOCATION) for _ in range(options.starts)

@@ -122,7 +122,7 @@ def run(
     try:
         settings = get_settings()
         settings.ensure_home()
-        from music_platform.defs.sources.selection import select_sources
+        from music_platform.lib.sources.selection import select_sources
 
         selection = select_sources(settings)
         from music_platform.lib.connectivity import check_services
@@ -133,15 +133,17 @@ def run(
 
     from music_platform import runner
     from music_platform.instance import prepare_dagster_home
+    from music_platform.lib.dbt_project import prepare_manifest
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    prepare_manifest(settings)
     import dagster as dg
 
     from music_platform.definitions import build_definitions
-    from music_platform.defs.partitions import daily_partitions
+    from music_platform.defs.shared.keys import daily_partitions
     from music_platform.run_view import RunView
 
-    defs = build_definitions()
+    defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
     try:
         partition_keys = (
@@ -214,10 +216,10 @@ def prepare() -> None:
         settings = get_settings()
     except SettingsError as error:
         raise fail(str(error)) from None
-    from music_platform.defs.warehouse.dbt import PROJECT, ensure_manifest
+    from music_platform.lib.dbt_project import prepare_manifest
 
-    path = ensure_manifest(PROJECT)
-    console.print(f"dbt manifest ready for target {settings.dbt_target}: {path}")
+    path = prepare_manifest(settings)
+    console.print(f"dbt manifest ready: {path}")
 
 
 @app.command()
@@ -232,8 +234,13 @@ def dev(
         raise fail(str(error)) from None
     # Not `runner`, which imports Dagster: `dagster dev` below imports it anyway.
     from music_platform import instance
+    from music_platform.lib.dbt_project import dbt_environment, prepare_manifest
 
     os.environ["DAGSTER_HOME"] = str(instance.prepare_dagster_home(settings))
+    # `dagster dev` re-parses the dbt project as it loads (prepare_if_dev), with dbt's profile
+    # read from the environment.
+    os.environ.update(dbt_environment(settings))
+    prepare_manifest(settings)
     os.execvp(
         sys.executable,
         [

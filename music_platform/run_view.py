@@ -13,7 +13,7 @@ from rich.console import Console, Group
 from rich.spinner import Spinner
 from rich.text import Text
 
-from music_platform.lib.run_summary import ROW_COUNT
+from music_platform.lib.run_summary import ROW_COUNT, SKIPPED
 
 
 @dataclass
@@ -22,6 +22,7 @@ class _AssetProgress:
     rows: int | None = None
     passed: int = 0
     failed: list[tuple[str, bool, str]] = field(default_factory=list)  # name, blocking, why
+    skipped: str | None = None  # why an inactive provider landed nothing
 
 
 class RunView:
@@ -59,6 +60,9 @@ class RunView:
                 progress = self._progress(step, materialization.asset_key)
                 if materialization.partition is not None:
                     progress.partitions.add(materialization.partition)
+                skipped = materialization.metadata.get(SKIPPED)
+                if skipped is not None:
+                    progress.skipped = str(getattr(skipped, "value", skipped))
                 if progress.rows is None:  # a partition range reports its one count per day
                     value = materialization.metadata.get(ROW_COUNT)
                     progress.rows = None if value is None else int(getattr(value, "value", 0))
@@ -110,6 +114,9 @@ class RunView:
     def _print_asset(
         self, key: dg.AssetKey, progress: _AssetProgress, *, checked_by: str | None
     ) -> None:
+        if progress.skipped is not None:
+            self._print_line("[dim]-[/]", key, f"[dim]skipped: {progress.skipped}[/]")
+            return
         blocked = any(blocking for _, blocking, _ in progress.failed)
         mark = "[red]✗[/]" if blocked else ("[yellow]![/]" if progress.failed else "[green]✓[/]")
         days = len(progress.partitions)

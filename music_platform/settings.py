@@ -16,8 +16,6 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
-# What the events file source reads from the external folder when LISTEN_EVENTS_FILE is unset.
-EVENTS_FILE_PATTERN = "*.jsonl"
 
 
 class Environment(StrEnum):
@@ -113,7 +111,7 @@ class KafkaSettings(BaseSettings):
     # A consumer batch is written when it holds this many events or is this old.
     batch_max_events: int = Field(20_000, ge=1)
     batch_max_seconds: float = Field(1.0, gt=0)
-    # A streamed day is handed to staging/listens this long after it ends (late events
+    # A streamed day is handed to staging/staged_listens this long after it ends (late events
     # arriving later re-run the day).
     day_close_grace_seconds: float = Field(600.0, ge=0)
 
@@ -197,8 +195,6 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.LOCAL
     home: Path = Path(".music_platform")
-    # First day of the shared daily partitions (Last.fm history reaches back to 2005).
-    partitions_start: str = "2024-01-01"
     # DuckDB memory for dbt's builds (it may take 80% of RAM otherwise); past it, it spills to
     # disk. Keeps a 10M-event run under 2 GiB in all; raise it on a bigger machine.
     dbt_duckdb_memory_limit: str = "768MB"
@@ -256,14 +252,6 @@ class Settings(BaseSettings):
     def external_dir(self) -> Path:
         """Files dropped here are picked up by the file sensor."""
         return self.home_dir / "external"
-
-    @property
-    def listen_events_files(self) -> list[Path]:
-        """LISTEN_EVENTS_FILE, else the JSON-lines files dropped in the external folder."""
-        if self.sources.listen_events_file is not None:
-            return [self.sources.listen_events_file]
-        folder = self.external_dir
-        return sorted(folder.glob(EVENTS_FILE_PATTERN)) if folder.is_dir() else []
 
     @property
     def reconciled_dir(self) -> Path:

@@ -248,7 +248,7 @@ def show(settings: Settings, *, as_json: bool) -> None:
     from music_platform.definitions import build_definitions
     from music_platform.defs.automation import run_failures_log
 
-    defs = build_definitions()
+    defs = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:
         statuses = collect_status(defs, instance)
     failures = recent_run_failures(run_failures_log(settings))

@@ -50,13 +50,14 @@ def produce(
     """Publish events from the synthetic world (the batch source's users and tracks) to the
     events topic, keyed by user id; creates the topic if it does not exist."""
     settings = _settings_or_exit()
-    from music_platform.defs.sources.synthetic import synthetic_config
+    from music_platform.defs.shared.keys import PARTITIONS_START
     from music_platform.lib.streaming.kafka import StreamingError, ensure_topic
     from music_platform.lib.streaming.producer import ProduceReport, synthetic_events
     from music_platform.lib.streaming.producer import produce as publish
+    from music_platform.lib.synthetic import config_from
 
     kafka = settings.kafka
-    config = synthetic_config()
+    config = config_from(settings.synthetic)
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
 
@@ -71,7 +72,7 @@ def produce(
     try:
         if ensure_topic(kafka, kafka.topic, kafka.topic_partitions):
             console.print(f"created topic {kafka.topic!r} ({kafka.topic_partitions} partitions)")
-        as_of = dt.date.fromisoformat(settings.partitions_start)
+        as_of = dt.date.fromisoformat(PARTITIONS_START)
         events = synthetic_events(config, count=count, as_of=as_of)
         report = publish(events, kafka, rate=rate or None, on_progress=progress)
     except StreamingError as error:
@@ -103,12 +104,12 @@ def consume(
     from music_platform.lib.streaming.consumer import ConsumeReport, EventConsumer
     from music_platform.lib.streaming.kafka import StreamingError
     from music_platform.lib.streaming.sink import event_sink
-    from music_platform.resources import build_resources
+    from music_platform.resources import staging_resource
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    sink = event_sink(build_resources(settings)["staging"].store())
+    sink = event_sink(staging_resource(settings).store())
     consumer = EventConsumer(sink, settings.kafka, group=group)
 
     def progress(report: ConsumeReport) -> None:

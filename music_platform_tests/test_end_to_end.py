@@ -16,18 +16,18 @@ pytestmark = pytest.mark.slow
 
 DAYS = 3
 EXPECTED_ASSETS = {
-    "raw/synthetic/artists",
-    "raw/synthetic/tracks",
-    "raw/synthetic/users",
-    "raw/synthetic/listens",
-    "staging/artists",
-    "staging/tracks",
-    "staging/users",
-    "staging/listens",
-    "landing/artists",
-    "landing/tracks",
-    "landing/users",
-    "landing/listens",
+    "raw/synthetic_artists",
+    "raw/synthetic_tracks",
+    "raw/synthetic_users",
+    "raw/synthetic_listens",
+    "staging/staged_artists",
+    "staging/staged_tracks",
+    "staging/staged_users",
+    "staging/staged_listens",
+    "landing/landed_artists",
+    "landing/landed_tracks",
+    "landing/landed_users",
+    "landing/landed_listens",
     "stg_landing__listens",
     "dim_artist",
     "dim_track",
@@ -60,7 +60,7 @@ def _assert_complete(summary: dict, env_name: str) -> None:
     assert set(by_key) >= EXPECTED_ASSETS
     not_materialized = {k: a["status"] for k, a in by_key.items() if a["status"] != "materialized"}
     assert not not_materialized
-    assert by_key["raw/synthetic/listens"]["partitions"] == DAYS
+    assert by_key["raw/synthetic_listens"]["partitions"] == DAYS
     assert by_key["fct_listens"]["partitions"] == DAYS
     assert summary["checks"]["failed"] == 0
     assert summary["checks"]["passed"] > 20
@@ -69,9 +69,9 @@ def _assert_complete(summary: dict, env_name: str) -> None:
 def _assert_reconciles(home: Path, summary: dict) -> None:
     raw = _raw_events(home)
     by_key = {asset["key"]: asset for asset in summary["assets"]}
-    assert by_key["raw/synthetic/listens"]["rows"] == raw.height
-    assert by_key["staging/listens"]["rows"] == raw.height
-    assert by_key["landing/listens"]["rows"] == raw.height
+    assert by_key["raw/synthetic_listens"]["rows"] == raw.height
+    assert by_key["staging/staged_listens"]["rows"] == raw.height
+    assert by_key["landing/landed_listens"]["rows"] == raw.height
     with _warehouse(home) as warehouse:
         facts = warehouse.sql("SELECT event_id FROM analytics.fct_listens").pl()
         orphans = warehouse.execute(

@@ -36,7 +36,7 @@ def test_a_clean_run_prints_asset_lines_and_the_summary_but_no_logs(
 ) -> None:
     output = clean_run.stdout + clean_run.stderr
     assert re.search(r"^✓ fct_listens\s+2 days\s+[\d,]+ rows\s+\d+ checks passed", output, re.M)
-    assert re.search(r"^✓ staging/listens\s+2 days", output, re.MULTILINE)
+    assert re.search(r"^✓ staging/staged_listens\s+2 days", output, re.MULTILINE)
     assert "music-platform run (local)" in clean_run.stdout  # the summary table
     assert not LOG_LINE.search(output), output
     assert "WARNING" not in output and "Warning" not in output, output

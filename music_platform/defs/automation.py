@@ -7,10 +7,10 @@
   or while a parent's blocking check is failing. Other roots (catalogues) refresh at midnight
   UTC (`REFRESH_DAILY`) so their freshness policy holds; the file source waits for its sensor.
   Assets whose owners set a condition keep it.
-- `external_files_sensor` lands a file dropped in `$MUSIC_PLATFORM_HOME/external/` through the
-  file source and everything downstream of it, once per distinct file content;
-  `external_events_files_sensor` does the same for JSON-lines listening events, for the days the
-  new file holds.
+- `external_files_sensor` lands a Kaggle-format CSV dropped in `$MUSIC_PLATFORM_HOME/external/`
+  through raw/kaggle_tracks and everything downstream of it, once per distinct file content;
+  `external_events_files_sensor` does the same for JSON-lines listening events through
+  raw/listen_events_file, for the days the new file holds. Both exist in every environment.
 - `record_run_failures` appends every failed run to `$MUSIC_PLATFORM_HOME/ops/run_failures.jsonl`
   (read by `music-platform status`) and logs it on the sensor's tick in the UI.
 """
@@ -32,13 +32,18 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from music_platform.defs.partitions import daily_partitions
-from music_platform.defs.sources.listens import EVENTS_FILE_KEY
+from music_platform.defs.shared.keys import (
+    RAW_KAGGLE_TRACKS,
+    RAW_LISTEN_EVENTS_FILE,
+    daily_partitions,
+)
 from music_platform.lib.sources.events_file import days_held
-from music_platform.settings import EVENTS_FILE_PATTERN, Settings, get_settings
+from music_platform.lib.sources.selection import CATALOGUE_FILE_PATTERN, EVENTS_FILE_PATTERN
+from music_platform.settings import Settings
 
-# The Kaggle tracks file source, built in defs/sources; the file sensor lands files through it.
-KAGGLE_TRACKS_KEY = dg.AssetKey(["raw", "kaggle", "tracks"])
+# The file providers; the file sensors land dropped files through them.
+KAGGLE_TRACKS_KEY = RAW_KAGGLE_TRACKS
+EVENTS_FILE_KEY = RAW_LISTEN_EVENTS_FILE
 
 DAILY_JOB_NAME = "daily_sources_job"
 # Yesterday's partition is complete at midnight UTC; catalogues refresh first, at midnight.
@@ -63,8 +68,7 @@ REFRESH_DAILY = dg.AutomationCondition.on_cron(CATALOGUE_REFRESH_CRON)
 
 AUTOMATION_SENSOR_INTERVAL_SECONDS = 30
 FILE_SENSOR_INTERVAL_SECONDS = 15
-# What raw/kaggle/tracks reads from the external folder (defs/sources/kaggle.py).
-EXTERNAL_FILE_PATTERN = "*.csv"
+EXTERNAL_FILE_PATTERN = CATALOGUE_FILE_PATTERN
 # A file modified this recently may still be being copied in; it is picked up on a later tick.
 FILE_SETTLE_SECONDS = 2.0
 
@@ -195,8 +199,10 @@ def build_external_files_sensor(
             f"{asset_key.to_user_string()} and everything downstream, once per file content."
         ),
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        folder = get_settings().external_dir
+    def _sensor(
+        context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.SensorResult | dg.SkipReason:
+        folder = settings.external_dir
         files, changed = scan_external_files(folder, _load_cursor(context.cursor), pattern=pattern)
         cursor = _dump_cursor(files)
         if not changed:
@@ -309,9 +315,11 @@ def _failure_record(context: dg.RunFailureSensorContext) -> dict:
         "$MUSIC_PLATFORM_HOME/ops/run_failures.jsonl, shown by `music-platform status`."
     ),
 )
-def record_run_failures(context: dg.RunFailureSensorContext) -> None:
+def record_run_failures(
+    context: dg.RunFailureSensorContext, settings: dg.ResourceParam[Settings]
+) -> None:
     record = _failure_record(context)
-    path = run_failures_log(get_settings())
+    path = run_failures_log(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as log:
         log.write(json.dumps(record, sort_keys=True) + "\n")
@@ -325,10 +333,8 @@ def record_run_failures(context: dg.RunFailureSensorContext) -> None:
 def with_automation(defs: dg.Definitions) -> dg.Definitions:
     """`defs` with automation conditions on its assets, plus the schedule and sensors."""
     graph = defs.resolve_asset_graph()
-    file_driven = {KAGGLE_TRACKS_KEY} & set(graph.materializable_asset_keys)
-    events_driven = {EVENTS_FILE_KEY} & set(graph.materializable_asset_keys)
     scheduled = daily_sources(graph)
-    driven_elsewhere = file_driven | set(scheduled)
+    driven_elsewhere = {KAGGLE_TRACKS_KEY, *scheduled}
     reads_all_days = _reads_all_days(graph)
     externally_fed = set(graph.get_all_asset_keys()) - set(graph.materializable_asset_keys)
     with warnings.catch_warnings():
@@ -354,18 +360,14 @@ def with_automation(defs: dg.Definitions) -> dg.Definitions:
             description="Evaluates every asset's automation condition.",
         ),
         record_run_failures,
+        build_external_files_sensor(KAGGLE_TRACKS_KEY),
+        build_external_files_sensor(
+            EVENTS_FILE_KEY,
+            name="external_events_files_sensor",
+            pattern=EVENTS_FILE_PATTERN,
+            by_days_held=True,
+        ),
     ]
-    if file_driven:
-        sensors.append(build_external_files_sensor(KAGGLE_TRACKS_KEY))
-    if events_driven:
-        sensors.append(
-            build_external_files_sensor(
-                EVENTS_FILE_KEY,
-                name="external_events_files_sensor",
-                pattern=EVENTS_FILE_PATTERN,
-                by_days_held=True,
-            )
-        )
     return dg.Definitions.merge(
         automated,
         dg.Definitions(

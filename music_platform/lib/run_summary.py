@@ -10,6 +10,8 @@ from dagster._core.events import DagsterEventType
 from dagster._utils.error import SerializableErrorInfo
 
 ROW_COUNT = "dagster/row_count"
+# An inactive provider's materialization says why it landed nothing under this key.
+SKIPPED = "skipped"
 
 
 @dataclass
@@ -17,7 +19,7 @@ class AssetOutcome:
     key: str
     partitions: int
     rows: int
-    status: str  # materialized | blocked | failed | skipped
+    status: str  # materialized | blocked | failed | skipped (not run, or provider not configured)
     rejected: int = 0
     deduplicated: int = 0
     drift: list[dict[str, str]] = field(default_factory=list)
@@ -93,6 +95,7 @@ def summarise_run(
     rows: dict[dg.AssetKey, int] = {}
     quality: dict[dg.AssetKey, dict] = {}
     blocked: set[dg.AssetKey] = set()
+    not_configured: set[dg.AssetKey] = set()
     check_results: list[CheckOutcome] = []
     failed_keys: set[dg.AssetKey] = set()
     failures: list[str] = []
@@ -111,6 +114,8 @@ def summarise_run(
             if key not in rows:
                 metadata = dict(materialization.metadata)
                 rows[key] = _row_count(metadata)
+                if SKIPPED in metadata:
+                    not_configured.add(key)
                 quality[key] = {
                     "rejected": int(_value(metadata, "rejected", 0) or 0),
                     "deduplicated": int(_value(metadata, "deduplicated", 0) or 0),
@@ -159,6 +164,8 @@ def summarise_run(
     for key in asset_keys:
         if key in blocked:
             status = "blocked"
+        elif key in not_configured:
+            status = "skipped"
         elif key in rows:
             status = "materialized"
         elif key in failed_keys:

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # polars loads in the steps that read or write tables, not with the definitions
     import polars as pl
 
+# The first day of the daily partitions (listen_date) and of dbt's calendar. The partitions are
+# part of the asset graph, the same in every environment, so this is code, not a setting.
+PARTITIONS_START = "2024-01-01"
+
 
 class ColumnType(Enum):
     """A contract column's type; `polars_schema` gives the polars types the steps work in."""

@@ -22,6 +22,8 @@ from music_platform.lib.schemas import ARTISTS, LISTENS, TRACKS, USERS
 if TYPE_CHECKING:
     from faker import Faker
 
+    from music_platform.settings import SyntheticSettings
+
 # Per genre: share of artists, share of solo acts (person names), then the means of the audio
 # features (danceability, energy, acousticness, instrumentalness, speechiness, valence), loudness
 # in dB, tempo in BPM, median track length in minutes, and the share of explicit tracks.
@@ -237,6 +239,17 @@ class SyntheticConfig:
             raise ValueError("users, artists and events_per_day must be positive")
         if self.tracks < self.artists:
             raise ValueError("every artist needs a track: tracks must be >= artists")
+
+
+def config_from(sizes: SyntheticSettings) -> SyntheticConfig:
+    """The world the settings ask for."""
+    return SyntheticConfig(
+        seed=sizes.seed,
+        users=sizes.users,
+        artists=sizes.artists,
+        tracks=sizes.tracks,
+        events_per_day=sizes.events_per_day,
+    )
 
 
 @dataclass(frozen=True)

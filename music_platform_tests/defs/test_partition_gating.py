@@ -15,7 +15,7 @@ from music_platform_tests.platform_env import applied, platform_environment
 
 pytestmark = pytest.mark.slow
 
-RAW_LISTENS = dg.AssetKey(["raw", "synthetic", "listens"])
+RAW_LISTENS = dg.AssetKey(["raw", "synthetic_listens"])
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +25,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with applied(platform_environment(home)):
         from music_platform import runner
         from music_platform.definitions import build_definitions
-        from music_platform.defs.partitions import daily_partitions
+        from music_platform.defs.shared.keys import daily_partitions
         from music_platform.settings import get_settings
 
         settings = get_settings()
-        defs = build_definitions()
+        defs = build_definitions(get_settings())
         instance = dg.DagsterInstance.ephemeral()
         keys = runner.last_partition_keys(daily_partitions, 2)
         first = runner.run_graph(defs, instance, settings=settings, partition_keys=keys)
@@ -105,14 +105,14 @@ def test_corrupted_partition_fails_its_blocking_check_and_stops_downstream(
     checks = {
         evaluation.check_name: evaluation
         for evaluation in result.get_asset_check_evaluations()
-        if evaluation.asset_key == dg.AssetKey(["staging", "listens"])
+        if evaluation.asset_key == dg.AssetKey(["staging", "staged_listens"])
     }
     assert not checks["reject_rate_within_threshold"].passed
     reasons = checks["reject_rate_within_threshold"].metadata["reasons"].value
     assert any("ms_played" in reason for reason in reasons)
     assert any("track_id" in reason for reason in reasons)
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
-    assert dg.AssetKey(["landing", "listens"]) not in materialized
+    assert dg.AssetKey(["landing", "landed_listens"]) not in materialized
     assert dg.AssetKey(["fct_listens"]) not in materialized
     # Staging and the warehouse still hold the day as it was before the bad data arrived.
     after = _counts(platform["home"], day)
@@ -123,15 +123,18 @@ def test_corrupted_partition_fails_its_blocking_check_and_stops_downstream(
     # What `run --summary` reports for that run, so a script can read it.
     summary = _summary(platform, result).as_json()
     by_key = {asset["key"]: asset for asset in summary["assets"]}
-    assert by_key["staging/listens"]["status"] == "blocked"
-    assert by_key["staging/listens"]["rejected"] == (raw.height + 2) // 3 + (raw.height + 1) // 3
-    assert by_key["staging/listens"]["deduplicated"] == 0
-    assert by_key["staging/listens"]["drift"] == []
-    assert by_key["landing/listens"]["status"] == "skipped"
+    assert by_key["staging/staged_listens"]["status"] == "blocked"
+    assert (
+        by_key["staging/staged_listens"]["rejected"]
+        == (raw.height + 2) // 3 + (raw.height + 1) // 3
+    )
+    assert by_key["staging/staged_listens"]["deduplicated"] == 0
+    assert by_key["staging/staged_listens"]["drift"] == []
+    assert by_key["landing/landed_listens"]["status"] == "skipped"
     assert by_key["fct_listens"]["status"] == "skipped"
     failing = [check for check in summary["checks"]["results"] if not check["passed"]]
     assert {
-        "asset": "staging/listens",
+        "asset": "staging/staged_listens",
         "check": "reject_rate_within_threshold",
         "passed": False,
         "blocking": True,

@@ -137,7 +137,7 @@ def test_a_run_whose_postgres_restarts_fails_clearly_and_a_rerun_completes(
     rows = {name: asset["rows"] for name, asset in _assets(rerun_summary).items()}
     staged = _staged_counts(conninfo)
     assert staged == {name: rows[name] for name in staged}, "nothing lost or doubled"
-    assert staged["staging/users"] == int(SMALL_WORLD["SYNTHETIC_USERS"])
+    assert staged["staging/staged_users"] == int(SMALL_WORLD["SYNTHETIC_USERS"])
 
 
 def _assets(summary: Path) -> dict[str, dict]:

@@ -2,8 +2,8 @@
 
 DAILY_PATH = frozenset(
     {
-        "staging/listens",
-        "landing/listens",
+        "staging/staged_listens",
+        "landing/landed_listens",
         "stg_landing__listens",
         "int_listening_sessions",
         "fct_listens",

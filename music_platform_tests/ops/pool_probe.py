@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from music_platform.defs.partitions import WAREHOUSE_POOL
+from music_platform.defs.shared.keys import WAREHOUSE_POOL
 
 TRACE_VARIABLE = "POOL_PROBE_TRACE"
 

@@ -8,7 +8,7 @@ from dagster._core.definitions.automation_tick_evaluation_context import build_r
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
 from music_platform.defs import automation
-from music_platform.defs.partitions import WAREHOUSE_POOL, daily_partitions
+from music_platform.defs.shared.keys import WAREHOUSE_POOL, daily_partitions
 from music_platform.defs.streaming.assets import STREAM_KEY
 from music_platform_tests.ops.daily_path import DAILY_PATH
 
@@ -19,8 +19,9 @@ CHILD = dg.AssetKey("child")
 @pytest.fixture(scope="module")
 def defs() -> dg.Definitions:
     from music_platform.definitions import build_definitions
+    from music_platform.settings import get_settings
 
-    return build_definitions()
+    return build_definitions(get_settings())
 
 
 def _parent_and_child(condition: dg.AutomationCondition) -> dg.Definitions:
@@ -175,11 +176,13 @@ def test_every_asset_is_automated_by_exactly_one_mechanism(defs: dg.Definitions)
             assert node.automation_condition is not None, f"{name} never follows its parents"
         else:
             assert node.automation_condition == automation.REFRESH_DAILY, name
-    # staging/listens also reads the Kafka stream, whose own sensor requests the days it ends.
+    # staging/staged_listens also reads the Kafka stream, whose own sensor requests the days it ends.
     follow_batch_parents = automation.FOLLOW_PARENTS.ignore(dg.AssetSelection.assets(STREAM_KEY))
     for name in (*DAILY_PATH, "dim_track"):
         node = graph.get(dg.AssetKey.from_user_string(name))
-        expected = follow_batch_parents if name == "staging/listens" else automation.FOLLOW_PARENTS
+        expected = (
+            follow_batch_parents if name == "staging/staged_listens" else automation.FOLLOW_PARENTS
+        )
         assert node.automation_condition == expected, name
     node = graph.get(dg.AssetKey.from_user_string("ml/recommender_model"))
     assert node.automation_condition == automation.FOLLOW_DAILY_PARENTS
@@ -203,7 +206,7 @@ def test_a_new_day_is_requested_as_one_run_down_to_the_marts(defs: dg.Definition
         tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert tick.total_requested == 0
 
-        raw_listens = dg.AssetKey(["raw", "synthetic", "listens"])
+        raw_listens = dg.AssetKey(["raw", "synthetic_listens"])
         instance.report_runless_asset_event(dg.AssetMaterialization(raw_listens, partition=day))
         tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
         requested = {
@@ -250,9 +253,14 @@ def test_daily_schedule_runs_yesterday_for_the_sources_and_downstream(
     expected = dg.AssetSelection.assets(*automation.daily_sources(graph)).downstream()
     in_job = set(job.asset_layer.executable_asset_keys)
     assert in_job == set(expected.resolve(graph))
-    for name in ("raw/synthetic/listens", "staging/listens", "landing/listens", "fct_listens"):
+    for name in (
+        "raw/synthetic_listens",
+        "staging/staged_listens",
+        "landing/landed_listens",
+        "fct_listens",
+    ):
         assert dg.AssetKey.from_user_string(name) in in_job, name
-    assert dg.AssetKey.from_user_string("raw/synthetic/tracks") not in in_job
+    assert dg.AssetKey.from_user_string("raw/synthetic_tracks") not in in_job
 
 
 def test_daily_assets_backfill_a_range_in_one_run(defs: dg.Definitions) -> None:
@@ -278,5 +286,5 @@ def test_warehouse_steps_share_one_pool(defs: dg.Definitions) -> None:
     outside = {name: pool for name, pool in opens_warehouse.items() if pool != WAREHOUSE_POOL}
     assert not outside, (
         f"steps outside pool {WAREHOUSE_POOL!r}: {sorted(outside)}; give their "
-        "@dg.asset / @dbt_assets `pool=WAREHOUSE_POOL` (music_platform.defs.partitions)"
+        "@dg.asset / @dbt_assets `pool=WAREHOUSE_POOL` (music_platform.defs.shared.keys)"
     )

@@ -21,7 +21,7 @@ import polars as pl
 import pytest
 
 from music_platform.defs.automation import KAGGLE_TRACKS_KEY
-from music_platform.defs.partitions import daily_partitions
+from music_platform.defs.shared.keys import daily_partitions
 from music_platform_tests.ops.dagster_services import (
     BIN,
     REPO_ROOT,
@@ -51,7 +51,7 @@ RUN_TIMEOUT = 1200
 AUTOMATION_SENSOR = "automation_condition_sensor"
 FILE_SENSOR = "external_files_sensor"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
-RAW_LISTENS = ["raw", "synthetic", "listens"]
+RAW_LISTENS = ["raw", "synthetic_listens"]
 
 ASSET_GRAPH = """
 query {
@@ -258,14 +258,14 @@ def test_graphql_serves_the_whole_asset_graph(platform: Platform) -> None:
     for name, node in nodes.items():
         assert node["internalFreshnessPolicy"]["__typename"] == "TimeWindowFreshnessPolicy", name
         assert node["assetChecksOrError"]["checks"], f"{name} has no check"
-    for name in ("raw/synthetic/listens", *DAILY_PATH):
+    for name in ("raw/synthetic_listens", *DAILY_PATH):
         assert nodes[name]["isPartitioned"], name
         assert nodes[name]["partitionDefinition"]["type"] == "TIME_WINDOW", name
     assert not nodes["dim_track"]["isPartitioned"]
-    assert nodes["landing/listens"]["automationCondition"]["label"] == "eager_unless_blocked"
+    assert nodes["landing/landed_listens"]["automationCondition"]["label"] == "eager_unless_blocked"
     blocking = {
         check["name"]
-        for check in nodes["staging/listens"]["assetChecksOrError"]["checks"]
+        for check in nodes["staging/staged_listens"]["assetChecksOrError"]["checks"]
         if check["blocking"]
     }
     assert "reject_rate_within_threshold" in blocking
@@ -449,7 +449,7 @@ def test_a_new_day_is_one_automation_run_that_stops_at_a_failing_blocking_check(
     ]
 
     # A bad day: its listens play tracks staging does not know. The same one run starts,
-    # staging/listens fails its blocking reject-rate check, and nothing after it materializes.
+    # staging/staged_listens fails its blocking reject-rate check, and nothing after it materializes.
     # (Once automation has seen the good day: a tick that sees a model's own update and its
     # parent's newer one together lets the model's update win, and skips it.)
     _settle(platform)
@@ -465,7 +465,7 @@ def test_a_new_day_is_one_automation_run_that_stops_at_a_failing_blocking_check(
     broken = platform.wait_finished(broken["runId"])
     assert broken["status"] == "FAILURE"
     assert _selected(broken) == DAILY_PATH, _last_evaluation(platform, "stg_landing__listens", 8)
-    for path in sorted(DAILY_PATH - {"staging/listens"}):
+    for path in sorted(DAILY_PATH - {"staging/staged_listens"}):
         (latest, *_) = platform.materializations(path.split("/"))
         assert latest["runId"] == run["runId"], f"{path} was materialized from a failed check"
     # ...and automation does not retry it while the check fails.
@@ -488,14 +488,14 @@ def test_a_new_day_is_one_automation_run_that_stops_at_a_failing_blocking_check(
         interval=2,
         what="the failure sensor to record the run",
     )
-    assert recorded[0]["failed_steps"][0]["step"] == "staging__listens"
+    assert recorded[0]["failed_steps"][0]["step"] == "staging__staged_listens"
     assert recorded[0]["launched_by"] == f"sensor:{AUTOMATION_SENSOR}"
 
     completed = run_cli("status", "--json", env=platform.env, cwd=platform.work)
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assets = {asset["key"]: asset for asset in report["assets"]}
-    checks = {check["name"]: check for check in assets["staging/listens"]["checks"]}
+    checks = {check["name"]: check for check in assets["staging/staged_listens"]["checks"]}
     assert checks["reject_rate_within_threshold"]["state"] == "failed"
     assert assets["fct_listens"]["last_partition"] == day
     assert assets["fct_listens"]["freshness"] == "pass"
@@ -505,9 +505,9 @@ def test_a_new_day_is_one_automation_run_that_stops_at_a_failing_blocking_check(
 def test_a_months_backfill_is_one_run_from_the_ui_and_the_cli(platform: Platform) -> None:
     month = daily_partitions.get_partition_keys()[-30:]
     daily = [
-        ["raw", "synthetic", "listens"],
-        ["staging", "listens"],
-        ["landing", "listens"],
+        ["raw", "synthetic_listens"],
+        ["staging", "staged_listens"],
+        ["landing", "landed_listens"],
         ["stg_landing__listens"],
         ["int_listening_sessions"],
         ["fct_listens"],
@@ -541,7 +541,7 @@ def test_a_months_backfill_is_one_run_from_the_ui_and_the_cli(platform: Platform
         month[-1],
     )
 
-    dbt_daily = DAILY_PATH - {"staging/listens", "landing/listens"}
+    dbt_daily = DAILY_PATH - {"staging/staged_listens", "landing/landed_listens"}
     started = time.time()
     cli = subprocess.run(
         [

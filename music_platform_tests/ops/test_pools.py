@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from music_platform.defs.partitions import WAREHOUSE_POOL
+from music_platform.defs.shared.keys import WAREHOUSE_POOL
 from music_platform_tests.ops import pool_probe
 
 pytestmark = pytest.mark.slow

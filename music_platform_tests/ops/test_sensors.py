@@ -14,8 +14,8 @@ from dagster._core.storage.tags import (
 )
 
 from music_platform.defs import automation
-from music_platform.defs.partitions import daily_partitions
-from music_platform.defs.sources.listens import EVENTS_FILE_KEY
+from music_platform.defs.shared.keys import RAW_LISTEN_EVENTS_FILE as EVENTS_FILE_KEY
+from music_platform.defs.shared.keys import daily_partitions
 from music_platform.settings import get_settings
 from music_platform.status import recent_run_failures
 from music_platform_tests.platform_env import applied, platform_environment
@@ -134,7 +134,7 @@ def test_file_sensor_requests_the_file_source_and_downstream_once(home: Path) ->
             instance=instance, partition_key=second.partition_key, tags=second.tags
         )
         assert result.success
-        landed = result.asset_materializations_for_node("raw__kaggle__tracks")
+        landed = result.asset_materializations_for_node("raw__kaggle_tracks")
         assert landed[0].metadata["files"].value == ["tracks.csv"]
 
 
@@ -179,7 +179,7 @@ def test_events_sensor_requests_the_days_a_dropped_jsonl_holds(home: Path) -> No
             instance=instance, tags=request.tags
         )
         assert result.success
-        landed = result.asset_materializations_for_node("raw__events_file__events")
+        landed = result.asset_materializations_for_node("raw__listen_events_file")
         assert landed[0].metadata["days"].value == ["2024-03-02", "2024-03-03"]
 
 

@@ -9,7 +9,7 @@ from dagster._core.test_utils import freeze_time
 from dagster._time import get_current_datetime
 from rich.console import Console
 
-from music_platform.defs.partitions import daily_partitions
+from music_platform.defs.shared.keys import daily_partitions
 from music_platform.status import (
     collect_status,
     recent_run_failures,

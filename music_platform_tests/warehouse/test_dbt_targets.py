@@ -14,8 +14,8 @@ import polars as pl
 import psycopg
 import pytest
 
-from music_platform.defs.warehouse.resources import DBT_PROJECT_DIR
 from music_platform.lib import schemas
+from music_platform.lib.dbt_project import DBT_PROJECT_DIR
 from music_platform.lib.staging import PostgresStagingStore
 from music_platform.lib.synthetic import (
     SyntheticConfig,

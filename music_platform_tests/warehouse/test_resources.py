@@ -8,17 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from music_platform.defs.warehouse.resources import (
-    DBT_PROJECT_DIR,
-    WarehouseResource,
-    dbt_environment,
-)
+from music_platform.lib.dbt_project import DBT_PROJECT_DIR, dbt_environment
 from music_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
 from music_platform.lib.warehouse.snowflake_warehouse import (
     SnowflakeWarehouse,
     connection_args,
     quote_identifier,
 )
+from music_platform.resources import warehouse_resource
 from music_platform.settings import SnowflakeSettings, get_settings
 from music_platform_tests.platform_env import applied
 
@@ -55,18 +52,15 @@ def test_local_and_dev_give_dbt_no_snowflake_settings(tmp_path: Path) -> None:
         assert environment["MUSIC_PLATFORM_WAREHOUSE_PATH"] == str(tmp_path / "warehouse.duckdb")
 
 
-def test_the_snowflake_client_reads_credentials_at_run_time_not_from_config(
-    tmp_path: Path,
-) -> None:
-    resource = WarehouseResource(backend="snowflake")
+def test_the_snowflake_credentials_stay_out_of_the_resource_config(tmp_path: Path) -> None:
     with applied(_prod(tmp_path)):
-        client = resource.client()
+        resource = warehouse_resource(get_settings())
+    client = resource.client()
     assert isinstance(client, SnowflakeWarehouse)
     assert client.settings.password.get_secret_value() == "s3cret-value"
     assert "s3cret-value" not in repr(resource)
-    assert isinstance(
-        WarehouseResource(backend="duckdb", duckdb_path="w.duckdb").client(), DuckDBWarehouse
-    )
+    with applied({"MUSIC_PLATFORM_ENV": "local", "MUSIC_PLATFORM_HOME": str(tmp_path)}):
+        assert isinstance(warehouse_resource(get_settings()).client(), DuckDBWarehouse)
 
 
 def test_connection_args_point_at_fakesnow_only_when_a_host_is_set() -> None:

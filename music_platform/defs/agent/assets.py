@@ -5,10 +5,16 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from music_platform.defs.partitions import CATALOGUE_FRESHNESS, WAREHOUSE_POOL
-from music_platform.defs.warehouse.resources import WarehouseResource
+from music_platform.defs.shared.keys import (
+    CATALOGUE_EMBEDDINGS,
+    CATALOGUE_FRESHNESS,
+    DIM_ARTIST,
+    DIM_TRACK,
+    WAREHOUSE_POOL,
+)
+from music_platform.resources.warehouse import WarehouseResource
 
-EMBEDDINGS_KEY = dg.AssetKey(["ml", "catalogue_embeddings"])
+EMBEDDINGS_KEY = CATALOGUE_EMBEDDINGS
 CHECK_NAME = "every_document_embedded"
 # float32 sums of 384 squares: a unit vector comes back within ~1e-6 of 1.
 NORM_TOLERANCE = 1e-3
@@ -16,7 +22,7 @@ NORM_TOLERANCE = 1e-3
 
 @dg.asset(
     key=EMBEDDINGS_KEY,
-    deps=[dg.AssetKey("dim_artist"), dg.AssetKey("dim_track")],
+    deps=[DIM_ARTIST, DIM_TRACK],
     description=(
         "One document per artist and track (names, genres, tags, bios, audio-feature words), "
         "embedded offline with all-MiniLM-L6-v2 (int8 ONNX) into rag.catalogue_documents with "
@@ -37,11 +43,11 @@ NORM_TOLERANCE = 1e-3
     ],
 )
 def catalogue_embeddings(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[WarehouseResource]
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    if warehouse.backend != "duckdb":
+    if warehouse.engine != "duckdb":
         # The agent's tools read the DuckDB warehouse only; Snowflake has no index to serve.
-        reason = f"not built: catalogue search runs on a DuckDB warehouse, not {warehouse.backend}"
+        reason = f"not built: catalogue search runs on a DuckDB warehouse, not {warehouse.engine}"
         context.log.warning(reason)
         yield dg.MaterializeResult(metadata={"built": False, "reason": reason})
         yield dg.AssetCheckResult(

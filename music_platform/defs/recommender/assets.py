@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.partitions import MODEL_FRESHNESS, WAREHOUSE_POOL
 from music_platform.defs.recommender.plots import metrics_chart
 from music_platform.defs.recommender.training import (
     PRIMARY_METRIC,
@@ -14,16 +13,23 @@ from music_platform.defs.recommender.training import (
     TrainingOutcome,
     train_and_register,
 )
-from music_platform.defs.warehouse.resources import WarehouseResource
+from music_platform.defs.shared.keys import (
+    DIM_TRACK,
+    FCT_LISTENS,
+    MODEL_FRESHNESS,
+    RECOMMENDER_MODEL,
+    WAREHOUSE_POOL,
+)
 from music_platform.lib.model_registry import ModelRegistry
-from music_platform.settings import get_settings
+from music_platform.resources.warehouse import WarehouseResource
+from music_platform.settings import Settings
 
 if TYPE_CHECKING:  # numpy, scipy and polars load in the training step, not with the definitions
     import polars as pl
 
     from music_platform.lib.recommender.interactions import InteractionMatrix
 
-MODEL_KEY = dg.AssetKey(["ml", "recommender_model"])
+MODEL_KEY = RECOMMENDER_MODEL
 REGISTRY_NAME = "recommender"
 
 # One row per (user, track) with its play count, over the training window ending at the newest
@@ -58,8 +64,8 @@ def project_model(catalogue: "pl.DataFrame", interactions: "InteractionMatrix") 
     return lambda: platform_model(features)
 
 
-def registry() -> ModelRegistry:
-    return ModelRegistry(get_settings().models_dir, REGISTRY_NAME)
+def registry(settings: Settings) -> ModelRegistry:
+    return ModelRegistry(settings.models_dir, REGISTRY_NAME)
 
 
 def _metrics_table(outcome: TrainingOutcome) -> str:
@@ -139,7 +145,7 @@ def _not_evaluated(
 
 @dg.asset(
     key=MODEL_KEY,
-    deps=[dg.AssetKey("fct_listens"), dg.AssetKey("dim_track")],
+    deps=[FCT_LISTENS, DIM_TRACK],
     description=(
         "Track recommender: a blend of RP3beta and ALS over confidence-weighted play counts "
         "with content over the catalogue (genre, artist, audio features), evaluated on "
@@ -165,14 +171,15 @@ def _not_evaluated(
     ],
 )
 def recommender_model(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    warehouse: dg.ResourceParam[WarehouseResource],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import numpy as np
     import polars as pl
 
     from music_platform.lib.recommender.interactions import InteractionMatrix
 
-    settings = get_settings()
     plays = warehouse.client().fetch_arrow(PLAY_COUNTS_SQL, [settings.recommender_training_days])
     if plays.num_rows == 0:
         raise ValueError("fct_listens is empty: materialize the daily models before training")
@@ -190,7 +197,7 @@ def recommender_model(
     outcome = train_and_register(
         interactions,
         project_model(catalogue, interactions),
-        registry(),
+        registry(settings),
         training_window=window,
         tolerance=settings.recommender_tolerance,
         catalogue=catalogue,

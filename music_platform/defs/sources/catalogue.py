@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from music_platform.defs.sources.listens import artist_key, heard_key, heard_keys
 from music_platform.lib.schemas import ARTISTS, TRACKS, ColumnType, polars_schema
 from music_platform.lib.sources.files import tidytuesday_to_artists, tidytuesday_to_tracks
 from music_platform.lib.sources.identity import match_tracks, normalise_artist, normalised
 from music_platform.lib.sources.kaggle import kaggle_to_artists, kaggle_to_tracks
+from music_platform.lib.sources.listened import artist_key, heard_key, heard_keys
 from music_platform.lib.sources.spotify import FEATURE_COLUMNS
 
 if TYPE_CHECKING:

@@ -18,26 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from music_platform.defs.partitions import (
+from music_platform.defs.shared.keys import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
+    RAW_LASTFM_1K_SCROBBLES,
+    RAW_LISTEN_EVENTS_FILE,
+    RAW_TIDYTUESDAY_SONGS,
     daily_partitions,
     single_run_backfill,
 )
 from music_platform.defs.sources import quality
-from music_platform.defs.sources.landing import (
-    KINDS,
-    landed_metadata,
-    with_landing_columns,
-    write_all,
-)
-from music_platform.defs.sources.listens import (
-    EVENTS_FILE_KEY,
-    EVENTS_FILE_SOURCE,
-    LASTFM_1K_KEY,
-    LASTFM_1K_SOURCE,
-)
-from music_platform.defs.staging.resources import StagingResource
+from music_platform.defs.sources.landing import KINDS, landed_metadata
+from music_platform.defs.sources.skipping import skipped
 from music_platform.lib.quality.files import (
     ColumnsMismatchError,
     ScreenedFile,
@@ -52,13 +44,20 @@ from music_platform.lib.sources.files import (
     screen_tidytuesday_songs,
 )
 from music_platform.lib.sources.kaggle import sha256_of
-from music_platform.settings import get_settings
+from music_platform.lib.sources.landed import with_landing_columns, write_all
+from music_platform.lib.sources.listened import EVENTS_FILE_SOURCE, LASTFM_1K_SOURCE
+from music_platform.lib.sources.selection import Provider, listen_events_files
+from music_platform.resources.sources import SourceProviders
+from music_platform.resources.staging import StagingResource
+from music_platform.settings import Settings
 
 if TYPE_CHECKING:
     import polars as pl
 
 TIDYTUESDAY_SOURCE = "tidytuesday"
-TIDYTUESDAY_KEY = dg.AssetKey(["raw", TIDYTUESDAY_SOURCE, "songs"])
+TIDYTUESDAY_KEY = RAW_TIDYTUESDAY_SONGS
+LASTFM_1K_KEY = RAW_LASTFM_1K_SCROBBLES
+EVENTS_FILE_KEY = RAW_LISTEN_EVENTS_FILE
 
 
 SONGS_PROFILE = quality.CatalogueProfile(
@@ -77,6 +76,7 @@ def _blocked_by_columns(key: dg.AssetKey, error: Exception, *, catalogue: bool) 
 
 def _land_days(
     context: dg.AssetExecutionContext,
+    settings: Settings,
     staging: StagingResource,
     *,
     key: dg.AssetKey,
@@ -92,7 +92,6 @@ def _land_days(
     the previous landing stays."""
     import polars as pl
 
-    settings = get_settings()
     path = request["path"]
     days = context.partition_keys
     frames = {
@@ -110,6 +109,7 @@ def _land_days(
         landed,
         previous=pl.concat(previous, how="diagonal_relaxed") if previous else None,
         what=f"the {entity} of {days[0]} .. {days[-1]}",
+        max_reject_rate=settings.max_reject_rate,
     )
     quality.record_rejects(staging, rejects_table, screened)
     metadata = quality.screening_metadata(screened, screening)
@@ -151,13 +151,18 @@ def _daily_listening_file(
     "time, artist and track MBIDs and names), rows as in the file.",
 )
 def raw_lastfm_1k_scrobbles(
-    context: dg.AssetExecutionContext, staging: StagingResource
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
+    staging: dg.ResourceParam[StagingResource],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    path = get_settings().sources.lastfm_scrobbles_file
-    if path is None:
-        raise dg.Failure("LASTFM_SCROBBLES_FILE is not set: no scrobbles file to land")
+    selection = sources.selection()
+    path = settings.sources.lastfm_scrobbles_file
+    if (reason := selection.skip_reason(Provider.LASTFM_FILE)) or path is None:
+        yield from skipped(context, selection, reason or "LASTFM_SCROBBLES_FILE is not set")
+        return
     try:
         rows, screened = screen_lastfm_1k_scrobbles(path)
     except ColumnsMismatchError as error:
@@ -165,6 +170,7 @@ def raw_lastfm_1k_scrobbles(
         return
     yield from _land_days(
         context,
+        settings,
         staging,
         key=LASTFM_1K_KEY,
         source=LASTFM_1K_SOURCE,
@@ -185,20 +191,27 @@ def raw_lastfm_1k_scrobbles(
     "reason, repeated event ids are dropped and counted.",
 )
 def raw_listen_events_file(
-    context: dg.AssetExecutionContext, staging: StagingResource
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
+    staging: dg.ResourceParam[StagingResource],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    settings = get_settings()
-    paths = settings.listen_events_files
-    if not paths:
-        raise dg.Failure(
-            f"LISTEN_EVENTS_FILE is not set and {settings.external_dir} holds no *.jsonl file: "
-            "no listening events to land"
+    selection = sources.selection()
+    paths = listen_events_files(settings)
+    if (reason := selection.skip_reason(Provider.EVENTS_FILE)) or not paths:
+        yield from skipped(
+            context,
+            selection,
+            reason
+            or f"LISTEN_EVENTS_FILE is not set and {settings.external_dir} holds no *.jsonl file",
         )
+        return
     lines, screened = screen_events_file(paths)
     yield from _land_days(
         context,
+        settings,
         staging,
         key=EVENTS_FILE_KEY,
         source=EVENTS_FILE_SOURCE,
@@ -227,14 +240,18 @@ def raw_listen_events_file(
     check_specs=quality.check_specs(TIDYTUESDAY_KEY, catalogue=True),
 )
 def raw_tidytuesday_songs(
-    context: dg.AssetExecutionContext, staging: StagingResource
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
+    staging: dg.ResourceParam[StagingResource],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    settings = get_settings()
+    selection = sources.selection()
     path = settings.sources.tidytuesday_songs_csv
-    if path is None:
-        raise dg.Failure("TIDYTUESDAY_SONGS_CSV is not set: no songs file to land")
+    if (reason := selection.skip_reason(Provider.TIDYTUESDAY)) or path is None:
+        yield from skipped(context, selection, reason or "TIDYTUESDAY_SONGS_CSV is not set")
+        return
     try:
         parsed, screened = screen_tidytuesday_songs(path)
     except ColumnsMismatchError as error:
@@ -249,6 +266,7 @@ def raw_tidytuesday_songs(
         songs,
         previous=pl.read_parquet(target) if target.exists() else None,
         what="the TidyTuesday songs file",
+        max_reject_rate=settings.max_reject_rate,
         profile=SONGS_PROFILE,
         screened_rows=screened.rows,
     )

@@ -20,12 +20,9 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.partitions import CATALOGUE_FRESHNESS
+from music_platform.defs.shared.keys import CATALOGUE_FRESHNESS, RAW_KAGGLE_TRACKS
 from music_platform.defs.sources import quality
-from music_platform.defs.sources.clients import retry_policy
-from music_platform.defs.sources.landing import KINDS, landed_metadata, with_landing_columns
-from music_platform.defs.sources.selection import select_sources
-from music_platform.defs.staging.resources import StagingResource
+from music_platform.defs.sources.landing import KINDS, landed_metadata
 from music_platform.lib.quality.files import (
     ColumnsMismatchError,
     ScreenedFile,
@@ -41,13 +38,17 @@ from music_platform.lib.sources.kaggle import (
     screen_tracks_csv,
     sha256_of,
 )
-from music_platform.settings import Settings, SourceSettings, get_settings
+from music_platform.lib.sources.landed import with_landing_columns
+from music_platform.lib.sources.selection import SourceSelection, kaggle_files
+from music_platform.resources.sources import SourceProviders
+from music_platform.resources.staging import StagingResource
+from music_platform.settings import Settings, SourceSettings
 
 if TYPE_CHECKING:
     import polars as pl
 
 SOURCE = "kaggle"
-TRACKS_KEY = dg.AssetKey(["raw", SOURCE, "tracks"])
+TRACKS_KEY = RAW_KAGGLE_TRACKS
 PROFILE = quality.CatalogueProfile(
     key="track_id",
     facts=("track_name", "duration_ms"),
@@ -60,13 +61,6 @@ PARSED_SCHEMA: dict[str, ColumnType] = {
     "explicit": ColumnType.BOOLEAN,
     "genres": ColumnType.STRING,
 }
-
-
-def local_files(settings: Settings) -> list[Path]:
-    """KAGGLE_TRACKS_CSV, then every CSV dropped into the external folder."""
-    given = settings.sources.kaggle_tracks_csv
-    dropped = sorted(settings.external_dir.glob("*.csv")) if settings.external_dir.is_dir() else []
-    return [*([given] if given else []), *dropped]
 
 
 @contextlib.contextmanager
@@ -103,14 +97,15 @@ def _from_files(paths: list[Path]) -> "tuple[pl.DataFrame, list[ScreenedFile]]":
     return pl.concat(frames).unique("track_id", keep="first", maintain_order=True), screens
 
 
-def _download(settings: Settings) -> "tuple[pl.DataFrame, list[ScreenedFile]]":
+def _download(providers: SourceProviders) -> "tuple[pl.DataFrame, list[ScreenedFile]]":
+    settings = providers.settings
     sources = settings.sources
     with _credentials_for_kaggle(sources):
         dataset = download_tracks_dataset(
             settings.kaggle_dir,
             dataset=sources.kaggle_dataset,
             expected_sha256=sources.kaggle_dataset_sha256 or None,
-            retry=retry_policy(settings),
+            retry=providers.retry_policy(),
         )
     request = {
         "method": "DownloadDataset",
@@ -130,23 +125,33 @@ def _nothing() -> "pl.DataFrame":
     )
 
 
-def _land(settings: Settings) -> "tuple[pl.DataFrame, str, list[ScreenedFile]]":
+def _land(
+    providers: SourceProviders, selection: SourceSelection
+) -> "tuple[pl.DataFrame, str, list[ScreenedFile]]":
     """The rows, where they came from, and each file's screening (none when nothing landed)."""
-    files = local_files(settings)
+    settings = providers.settings
+    files = kaggle_files(settings)
     if files:
         rows, screens = _from_files(files)
         return rows, "file: " + ", ".join(str(path) for path in files), screens
-    if not select_sources(settings).kaggle_download:
+    if not selection.kaggle_download:
         reason = f"MUSIC_PLATFORM_SOURCE={settings.source.value} does not download"
-        used = f"none: no KAGGLE_TRACKS_CSV or files in the external folder; {reason}"
+        used = (
+            f"skipped: no KAGGLE_TRACKS_CSV or files in the external folder; {reason}; set "
+            "KAGGLE_TRACKS_CSV or drop a Kaggle-format CSV there"
+        )
         return _nothing(), used, []
     if not settings.sources.has_kaggle_credentials:
         return (
             _nothing(),
-            ("none: no KAGGLE_TRACKS_CSV, no files in the external folder, no Kaggle credentials"),
+            (
+                "skipped: no KAGGLE_TRACKS_CSV, no files in the external folder, no Kaggle "
+                "credentials; set KAGGLE_TRACKS_CSV, or KAGGLE_USERNAME and KAGGLE_KEY to "
+                "download the dataset"
+            ),
             [],
         )
-    rows, screens = _download(settings)
+    rows, screens = _download(providers)
     return rows, f"download: {settings.sources.kaggle_dataset}", screens
 
 
@@ -176,14 +181,17 @@ def _not_offered(used: str) -> quality.Screening:
     check_specs=quality.check_specs(TRACKS_KEY, catalogue=True),
 )
 def raw_kaggle_tracks(
-    context: dg.AssetExecutionContext, staging: StagingResource
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
+    staging: dg.ResourceParam[StagingResource],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    settings = get_settings()
+    selection = sources.selection()
     path = raw_path(settings.raw_dir, SOURCE, "tracks")
     try:
-        rows, used, screens = _land(settings)
+        rows, used, screens = _land(sources, selection)
     except ColumnsMismatchError as error:
         screening = quality.wrong_columns(TRACKS_KEY, error, catalogue=True)
         yield dg.MaterializeResult(metadata=quality.screening_metadata(None, screening))
@@ -200,6 +208,7 @@ def raw_kaggle_tracks(
             rows,
             previous=previous,
             what="the Kaggle tracks file",
+            max_reject_rate=settings.max_reject_rate,
             profile=PROFILE,
             screened_rows=screened.rows,
         )
@@ -207,11 +216,15 @@ def raw_kaggle_tracks(
     metadata = quality.screening_metadata(screened, screening)
     if screening.blocked:
         context.log.warning(f"Kaggle tracks from {used} blocked; the previous landing stays")
-        yield dg.MaterializeResult(metadata={**metadata, "source": used})
+        yield dg.MaterializeResult(metadata={**metadata, "source": used, **selection.as_metadata()})
     else:
         written = write_raw(rows, path)
         context.log.info(f"landed {rows.height} Kaggle tracks at {written} ({used})")
         yield dg.MaterializeResult(
-            metadata={**landed_metadata(rows, None, source=used, path=str(written)), **metadata}
+            metadata={
+                **landed_metadata(rows, None, source=used, path=str(written)),
+                **metadata,
+                **selection.as_metadata(),
+            }
         )
     yield from screening.checks

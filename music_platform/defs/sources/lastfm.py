@@ -13,22 +13,29 @@ from typing import Any
 
 import dagster as dg
 
-from music_platform.defs.partitions import DAILY_FRESHNESS, daily_partitions, single_run_backfill
-from music_platform.defs.sources.clients import lastfm_client, retry_later
-from music_platform.defs.sources.landing import (
-    KINDS,
-    landed_metadata,
-    records_frame,
-    write_all,
+from music_platform.defs.shared.keys import (
+    DAILY_FRESHNESS,
+    RAW_LASTFM_ARTIST_INFO,
+    RAW_LASTFM_SCROBBLES,
+    RAW_LASTFM_TOP_ARTISTS,
+    RAW_LASTFM_TRACK_INFO,
+    daily_partitions,
+    single_run_backfill,
 )
+from music_platform.defs.sources.landing import KINDS, landed_metadata
+from music_platform.defs.sources.outages import retry_later
+from music_platform.defs.sources.skipping import skipped
 from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.sources.landed import records_frame, write_all
 from music_platform.lib.sources.lastfm import SOURCE, LastfmClient, heard
-from music_platform.settings import get_settings
+from music_platform.lib.sources.selection import Provider
+from music_platform.resources.sources import SourceProviders
+from music_platform.settings import Settings
 
-SCROBBLES_KEY = dg.AssetKey(["raw", SOURCE, "scrobbles"])
-TOP_ARTISTS_KEY = dg.AssetKey(["raw", SOURCE, "top_artists"])
-ARTIST_INFO_KEY = dg.AssetKey(["raw", SOURCE, "artist_info"])
-TRACK_INFO_KEY = dg.AssetKey(["raw", SOURCE, "track_info"])
+SCROBBLES_KEY = RAW_LASTFM_SCROBBLES
+TOP_ARTISTS_KEY = RAW_LASTFM_TOP_ARTISTS
+ARTIST_INFO_KEY = RAW_LASTFM_ARTIST_INFO
+TRACK_INFO_KEY = RAW_LASTFM_TRACK_INFO
 ENTITIES = {
     SCROBBLES_KEY: "scrobbles",
     TOP_ARTISTS_KEY: "top_artists",
@@ -166,14 +173,19 @@ def _complete_scrobbles(records: list[dict[str, Any]]) -> int:
 )
 def raw_lastfm_day(
     context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    settings = get_settings()
+    selection = sources.selection()
+    if reason := selection.skip_reason(Provider.LASTFM):
+        yield from skipped(context, selection, reason)
+        return
     users = settings.sources.users
     days = context.partition_keys
     try:
-        fetched = fetch_days(lastfm_client(settings), users, days)
+        fetched = fetch_days(sources.lastfm_client(), users, days)
     except SourceUnavailableError as error:
         raise retry_later(context, settings, error) from error
     frames = {
@@ -184,7 +196,11 @@ def raw_lastfm_day(
     write_all(settings.raw_dir, SOURCE, frames)
     for key, entity in ENTITIES.items():
         combined = pl.concat([frames[(entity, day)] for day in days])
-        extra: dict[str, Any] = {"source": "live: Last.fm API", "users": len(users)}
+        extra: dict[str, Any] = {
+            "source": "live: Last.fm API",
+            "users": len(users),
+            **selection.as_metadata(),
+        }
         if key in (ARTIST_INFO_KEY, TRACK_INFO_KEY):
             extra["not_found"] = dg.MetadataValue.json(fetched["not_found"])
         yield dg.MaterializeResult(asset_key=key, metadata=landed_metadata(combined, days, **extra))

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.staging.resources import StagingResource
 from music_platform.lib.quality import compare
 from music_platform.lib.quality.files import ScreenedFile, worst_reasons
 from music_platform.lib.schemas import rejects_columns
-from music_platform.settings import get_settings
+from music_platform.resources.staging import StagingResource
 
 if TYPE_CHECKING:
     import polars as pl
@@ -125,16 +124,18 @@ def evaluate(
     *,
     previous: pl.DataFrame | None,
     what: str,
+    max_reject_rate: float,
     profile: CatalogueProfile | None = None,
     screened_rows: pl.DataFrame | None = None,
 ) -> Screening:
     """Every check of a screened landing. `landed` is what would be written, `previous` what
     was written last time (None before the first landing); `screened_rows` the file's rows
-    before one-per-key, for the conflicting-facts check."""
+    before one-per-key, for the conflicting-facts check; `max_reject_rate` the share of rows
+    that may be refused (MUSIC_PLATFORM_MAX_REJECT_RATE)."""
     offered = screened.rows.height + screened.rejected + screened.deduplicated
     rejected = screened.rejected
     rate = rejected / max(offered, 1)
-    threshold = get_settings().max_reject_rate
+    threshold = max_reject_rate
     worst = worst_reasons(screened.reject_reasons)
     rejects = compare.Finding(
         rate <= threshold,

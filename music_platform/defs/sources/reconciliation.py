@@ -8,13 +8,17 @@ in the identity, not overwritten).
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.partitions import CATALOGUE_FRESHNESS
-from music_platform.defs.sources import files, kaggle, lastfm, spotify
+from music_platform.defs.shared.keys import (
+    CATALOGUE_FRESHNESS,
+    RAW_CATALOGUE_INPUTS,
+    TRACK_IDENTITY,
+)
+from music_platform.defs.shared.metadata import markdown_preview
+from music_platform.defs.sources import files, kaggle, spotify
 from music_platform.defs.sources.catalogue import (
     CatalogueInputs,
     ReconciledCatalogue,
@@ -25,22 +29,21 @@ from music_platform.defs.sources.catalogue import (
     resolutions_from_raw,
     spotify_from_raw,
 )
-from music_platform.defs.sources.landing import KINDS, read_landed
-from music_platform.defs.sources.listens import listened_so_far, raw_listens_key
-from music_platform.defs.sources.selection import ListensSource, SourceSelection
-from music_platform.lib.metadata import markdown_preview
+from music_platform.defs.sources.landing import KINDS
+from music_platform.defs.sources.skipping import skipped
 from music_platform.lib.raw_files import raw_path, write_raw
-from music_platform.settings import Settings, get_settings
+from music_platform.lib.sources import lastfm
+from music_platform.lib.sources.landed import read_landed
+from music_platform.lib.sources.listened import listened_so_far
+from music_platform.lib.sources.selection import ListensSource, Provider, SourceSelection
+from music_platform.lib.sources.staging_rows import reconciled_path
+from music_platform.resources.sources import SourceProviders
+from music_platform.settings import Settings
 
 if TYPE_CHECKING:
     import polars as pl
 
-IDENTITY_KEY = dg.AssetKey(["staging", "track_identity"])
-
-
-def reconciled_path(settings: Settings, name: str) -> Path:
-    """`track_identity`, `tracks` or `artists` as last reconciled."""
-    return settings.reconciled_dir / f"{name}.parquet"
+IDENTITY_KEY = TRACK_IDENTITY
 
 
 def _catalogue_file(settings: Settings, source: str, entity: str) -> "pl.DataFrame | None":
@@ -80,17 +83,6 @@ def gather_inputs(selection: SourceSelection, settings: Settings) -> CatalogueIn
             else None
         ),
     )
-
-
-def raw_dependencies(selection: SourceSelection) -> list[dg.AssetKey]:
-    keys = [raw_listens_key(selection), kaggle.TRACKS_KEY]
-    if selection.listens is ListensSource.LASTFM:
-        keys += [lastfm.ARTIST_INFO_KEY, lastfm.TRACK_INFO_KEY]
-    if selection.spotify:
-        keys += list(spotify.ENTITIES)
-    if selection.tidytuesday:
-        keys.append(files.TIDYTUESDAY_KEY)
-    return keys
 
 
 def _counts(frame: "pl.DataFrame", column: str) -> dict[str, int]:
@@ -160,75 +152,77 @@ def _checks(result: ReconciledCatalogue, settings: Settings) -> Iterator[dg.Asse
     )
 
 
-def build_track_identity(selection: SourceSelection) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=IDENTITY_KEY,
-        deps=raw_dependencies(selection),
-        description=(
-            "The cross-source identity of every heard track (MBID, Spotify id, normalised "
-            "names) with how it matched and both durations, and the catalogue reconciled from "
-            "Spotify, Kaggle, TidyTuesday and Last.fm that staging's tracks and artists load."
+@dg.asset(
+    key=IDENTITY_KEY,
+    deps=list(RAW_CATALOGUE_INPUTS),
+    description=(
+        "The cross-source identity of every heard track (MBID, Spotify id, normalised "
+        "names) with how it matched and both durations, and the catalogue reconciled from "
+        "Spotify, Kaggle, TidyTuesday and Last.fm that staging's tracks and artists load."
+    ),
+    group_name="staging",
+    kinds=KINDS,
+    freshness_policy=CATALOGUE_FRESHNESS,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "match_rate_above_threshold",
+            asset=IDENTITY_KEY,
+            blocking=True,
+            description="Catalogue sources recognise at least MUSIC_PLATFORM_MIN_MATCH_RATE "
+            "of the heard tracks.",
         ),
-        group_name="staging",
-        kinds=KINDS,
-        freshness_policy=CATALOGUE_FRESHNESS,
-        check_specs=[
-            dg.AssetCheckSpec(
-                "match_rate_above_threshold",
-                asset=IDENTITY_KEY,
-                blocking=True,
-                description="Catalogue sources recognise at least MUSIC_PLATFORM_MIN_MATCH_RATE "
-                "of the heard tracks.",
-            ),
-            dg.AssetCheckSpec(
-                "heard_tracks_known",
-                asset=IDENTITY_KEY,
-                description="Every heard track is in a catalogue (unknown ones are counted).",
-            ),
-            dg.AssetCheckSpec(
-                "durations_agree",
-                asset=IDENTITY_KEY,
-                description="Last.fm and the catalogue agree on durations within the tolerance.",
-            ),
-        ],
+        dg.AssetCheckSpec(
+            "heard_tracks_known",
+            asset=IDENTITY_KEY,
+            description="Every heard track is in a catalogue (unknown ones are counted).",
+        ),
+        dg.AssetCheckSpec(
+            "durations_agree",
+            asset=IDENTITY_KEY,
+            description="Last.fm and the catalogue agree on durations within the tolerance.",
+        ),
+    ],
+)
+def staging_track_identity(
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    selection = sources.selection()
+    if reason := selection.skip_reason(Provider.IDENTITY):
+        yield from skipped(context, selection, reason)
+        return
+    result = reconcile(
+        gather_inputs(selection, settings),
+        duration_tolerance_ms=round(settings.duration_tolerance_seconds * 1000),
     )
-    def staging_track_identity(
-        context: dg.AssetExecutionContext,
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        settings = get_settings()
-        result = reconcile(
-            gather_inputs(selection, settings),
-            duration_tolerance_ms=round(settings.duration_tolerance_seconds * 1000),
-        )
-        for name, frame in (
-            ("track_identity", result.identity),
-            ("tracks", result.tracks),
-            ("artists", result.artists),
-        ):
-            write_raw(frame, reconciled_path(settings, name))
-        context.log.info(
-            f"{result.identity.height} heard tracks, {result.track_match_rate:.1%} matched; "
-            f"catalogue of {result.tracks.height} tracks and {result.artists.height} artists"
-        )
-        yield dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(result.identity.height),
-                "preview": markdown_preview(result.identity),
-                "track_match_rate": result.track_match_rate,
-                "artist_match_rate": result.artist_match_rate,
-                "heard_by_match": dg.MetadataValue.json(_counts(result.identity, "matched_by")),
-                "heard_by_catalogue_source": dg.MetadataValue.json(
-                    _counts(result.identity, "catalogue_source")
-                ),
-                "tracks_by_features_source": dg.MetadataValue.json(
-                    _counts(result.tracks, "features_source")
-                ),
-                "duration_disagreements": result.disagreements.height,
-                "catalogue_tracks": result.tracks.height,
-                "catalogue_artists": result.artists.height,
-                **selection.as_metadata(),
-            }
-        )
-        yield from _checks(result, settings)
-
-    return staging_track_identity
+    for name, frame in (
+        ("track_identity", result.identity),
+        ("tracks", result.tracks),
+        ("artists", result.artists),
+    ):
+        write_raw(frame, reconciled_path(settings.reconciled_dir, name))
+    context.log.info(
+        f"{result.identity.height} heard tracks, {result.track_match_rate:.1%} matched; "
+        f"catalogue of {result.tracks.height} tracks and {result.artists.height} artists"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(result.identity.height),
+            "preview": markdown_preview(result.identity),
+            "track_match_rate": result.track_match_rate,
+            "artist_match_rate": result.artist_match_rate,
+            "heard_by_match": dg.MetadataValue.json(_counts(result.identity, "matched_by")),
+            "heard_by_catalogue_source": dg.MetadataValue.json(
+                _counts(result.identity, "catalogue_source")
+            ),
+            "tracks_by_features_source": dg.MetadataValue.json(
+                _counts(result.tracks, "features_source")
+            ),
+            "duration_disagreements": result.disagreements.height,
+            "catalogue_tracks": result.tracks.height,
+            "catalogue_artists": result.artists.height,
+            **selection.as_metadata(),
+        }
+    )
+    yield from _checks(result, settings)

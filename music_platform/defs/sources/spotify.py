@@ -13,33 +13,38 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from music_platform.defs.partitions import DAILY_FRESHNESS, daily_partitions, single_run_backfill
-from music_platform.defs.sources.clients import spotify_client
-from music_platform.defs.sources.landing import (
-    KINDS,
-    landed_metadata,
-    payloads,
-    records_frame,
-    write_all,
+from music_platform.defs.shared.keys import (
+    DAILY_FRESHNESS,
+    RAW_REAL_LISTENS,
+    RAW_SPOTIFY_ARTISTS,
+    RAW_SPOTIFY_AUDIO_FEATURES,
+    RAW_SPOTIFY_TRACK_SEARCH,
+    RAW_SPOTIFY_TRACKS,
+    daily_partitions,
+    single_run_backfill,
 )
-from music_platform.defs.sources.listens import listened, raw_listens_key
-from music_platform.defs.sources.selection import SourceSelection
+from music_platform.defs.sources.landing import KINDS, landed_metadata
+from music_platform.defs.sources.skipping import skipped
 from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.sources.landed import payloads, records_frame, write_all
+from music_platform.lib.sources.listened import listened
+from music_platform.lib.sources.selection import Provider
 from music_platform.lib.sources.spotify import (
     SOURCE,
     AudioFeatures,
     SpotifyCatalogue,
     fetch_catalogue,
 )
-from music_platform.settings import get_settings
+from music_platform.resources.sources import SourceProviders
+from music_platform.settings import Settings
 
 if TYPE_CHECKING:
     import polars as pl
 
-SEARCH_KEY = dg.AssetKey(["raw", SOURCE, "track_search"])
-TRACKS_KEY = dg.AssetKey(["raw", SOURCE, "tracks"])
-ARTISTS_KEY = dg.AssetKey(["raw", SOURCE, "artists"])
-FEATURES_KEY = dg.AssetKey(["raw", SOURCE, "audio_features"])
+SEARCH_KEY = RAW_SPOTIFY_TRACK_SEARCH
+TRACKS_KEY = RAW_SPOTIFY_TRACKS
+ARTISTS_KEY = RAW_SPOTIFY_ARTISTS
+FEATURES_KEY = RAW_SPOTIFY_AUDIO_FEATURES
 ENTITIES = {
     SEARCH_KEY: "track_search",
     TRACKS_KEY: "tracks",
@@ -76,10 +81,12 @@ def _day_records(
     }
 
 
-def _fetch(heard: list[tuple[str, str]], context: dg.AssetExecutionContext) -> tuple:
+def _fetch(
+    heard: list[tuple[str, str]], sources: SourceProviders, context: dg.AssetExecutionContext
+) -> tuple:
     """The run's catalogue and what Spotify said about it: ok, or why it is missing."""
     try:
-        catalogue = fetch_catalogue(spotify_client(get_settings()), heard)
+        catalogue = fetch_catalogue(sources.spotify_client(), heard)
     except SourceUnavailableError as error:
         context.log.warning(f"{error}: landing nothing; the catalogue falls back to Kaggle")
         empty = AudioFeatures(status="unavailable", records=[], reason=str(error))
@@ -99,93 +106,94 @@ def _id_check(key: dg.AssetKey, frame: "pl.DataFrame") -> dg.AssetCheckResult:
     )
 
 
-def build_raw_spotify(selection: SourceSelection) -> dg.AssetsDefinition:
-    """The day's Spotify assets, reading what was heard from the active listens source."""
-    listens_key = raw_listens_key(selection)
-
-    @dg.multi_asset(
-        name="raw_spotify_day",
-        specs=[
-            dg.AssetSpec(
-                key,
-                deps=[listens_key],
-                description=_DESCRIPTIONS[key],
-                group_name="raw",
-                kinds=KINDS,
-                freshness_policy=DAILY_FRESHNESS,
-            )
-            for key in ENTITIES
-        ],
-        partitions_def=daily_partitions,
-        backfill_policy=single_run_backfill,
-        check_specs=[
-            *(
-                dg.AssetCheckSpec(
-                    "records_have_ids",
-                    asset=key,
-                    blocking=True,
-                    description="Every record carries its Spotify id.",
-                )
-                for key in (TRACKS_KEY, ARTISTS_KEY, FEATURES_KEY)
-            ),
-            dg.AssetCheckSpec(
-                "spotify_answered",
-                asset=SEARCH_KEY,
-                description="Spotify answered; when it did not, the catalogue fell back.",
-            ),
-        ],
-    )
-    def raw_spotify_day(
-        context: dg.AssetExecutionContext,
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        import polars as pl
-
-        settings = get_settings()
-        days = context.partition_keys
-        heard_by_day = {
-            day: set(
-                listened(selection, settings.raw_dir, day)
-                .select("artist_name", "track_name")
-                .drop_nulls()
-                .iter_rows()
-            )
-            for day in days
-        }
-        heard = list(dict.fromkeys(p for day in days for p in sorted(heard_by_day[day])))
-        catalogue, status = _fetch(heard, context)
-        frames = {
-            (entity, day): records_frame(records)
-            for day in days
-            for entity, records in _day_records(catalogue, heard_by_day[day]).items()
-        }
-        write_all(settings.raw_dir, SOURCE, frames)
-        features = catalogue.audio_features
-        matches = [r.match for r in catalogue.resolutions]
-        for key, entity in ENTITIES.items():
-            combined = pl.concat([frames[(entity, day)] for day in days])
-            extra: dict[str, Any] = {"source": "live: Spotify Web API", "spotify": status}
-            if key == SEARCH_KEY:
-                extra |= {f"matched_{m}": matches.count(m) for m in ("exact", "fuzzy", "none")}
-            if key == FEATURES_KEY:
-                extra["audio_features"] = features.status + (
-                    f" ({features.reason})" if features.reason else ""
-                )
-            yield dg.MaterializeResult(
-                asset_key=key, metadata=landed_metadata(combined, days, **extra)
-            )
-            if key != SEARCH_KEY:
-                yield _id_check(key, combined)
-        yield dg.AssetCheckResult(
-            asset_key=SEARCH_KEY,
-            check_name="spotify_answered",
-            passed=status == "ok",
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"heard": len(heard), "status": status},
-            description=(
-                f"Spotify resolved {len(heard)} heard tracks"
-                if status == "ok"
-                else f"Spotify {status}; rerun these days once it is back"
-            ),
+@dg.multi_asset(
+    name="raw_spotify_day",
+    specs=[
+        dg.AssetSpec(
+            key,
+            deps=list(RAW_REAL_LISTENS),
+            description=_DESCRIPTIONS[key],
+            group_name="raw",
+            kinds=KINDS,
+            freshness_policy=DAILY_FRESHNESS,
         )
+        for key in ENTITIES
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    check_specs=[
+        *(
+            dg.AssetCheckSpec(
+                "records_have_ids",
+                asset=key,
+                blocking=True,
+                description="Every record carries its Spotify id.",
+            )
+            for key in (TRACKS_KEY, ARTISTS_KEY, FEATURES_KEY)
+        ),
+        dg.AssetCheckSpec(
+            "spotify_answered",
+            asset=SEARCH_KEY,
+            description="Spotify answered; when it did not, the catalogue fell back.",
+        ),
+    ],
+)
+def raw_spotify_day(
+    context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import polars as pl
 
-    return raw_spotify_day
+    selection = sources.selection()
+    if reason := selection.skip_reason(Provider.SPOTIFY):
+        yield from skipped(context, selection, reason)
+        return
+    days = context.partition_keys
+    heard_by_day = {
+        day: set(
+            listened(selection, settings.raw_dir, day)
+            .select("artist_name", "track_name")
+            .drop_nulls()
+            .iter_rows()
+        )
+        for day in days
+    }
+    heard = list(dict.fromkeys(p for day in days for p in sorted(heard_by_day[day])))
+    catalogue, status = _fetch(heard, sources, context)
+    frames = {
+        (entity, day): records_frame(records)
+        for day in days
+        for entity, records in _day_records(catalogue, heard_by_day[day]).items()
+    }
+    write_all(settings.raw_dir, SOURCE, frames)
+    features = catalogue.audio_features
+    matches = [r.match for r in catalogue.resolutions]
+    for key, entity in ENTITIES.items():
+        combined = pl.concat([frames[(entity, day)] for day in days])
+        extra: dict[str, Any] = {
+            "source": "live: Spotify Web API",
+            "spotify": status,
+            **selection.as_metadata(),
+        }
+        if key == SEARCH_KEY:
+            extra |= {f"matched_{m}": matches.count(m) for m in ("exact", "fuzzy", "none")}
+        if key == FEATURES_KEY:
+            extra["audio_features"] = features.status + (
+                f" ({features.reason})" if features.reason else ""
+            )
+        yield dg.MaterializeResult(asset_key=key, metadata=landed_metadata(combined, days, **extra))
+        if key != SEARCH_KEY:
+            yield _id_check(key, combined)
+    yield dg.AssetCheckResult(
+        asset_key=SEARCH_KEY,
+        check_name="spotify_answered",
+        passed=status == "ok",
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"heard": len(heard), "status": status},
+        description=(
+            f"Spotify resolved {len(heard)} heard tracks"
+            if status == "ok"
+            else f"Spotify {status}; rerun these days once it is back"
+        ),
+    )

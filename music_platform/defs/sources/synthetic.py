@@ -1,52 +1,48 @@
-"""The synthetic source: a seeded, believable world of artists, tracks, users and listening.
+"""The synthetic provider: a seeded, believable world of artists, tracks, users and listening.
 
 It stands in for the Last.fm and Spotify APIs when no keys are set, so the whole graph runs on
-any machine. Raw files land unchanged with `_source`, `_fetched_at` and `_request` beside each
-record, like the live sources.
+any machine; when real listening is configured its assets skip. Raw files land unchanged with
+`_source`, `_fetched_at` and `_request` beside each record, like the live sources.
 """
 
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.partitions import (
+from music_platform.defs.shared.keys import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
+    PARTITIONS_START,
+    RAW_SYNTHETIC_ARTISTS,
+    RAW_SYNTHETIC_LISTENS,
+    RAW_SYNTHETIC_TRACKS,
+    RAW_SYNTHETIC_USERS,
     daily_partitions,
     single_run_backfill,
 )
+from music_platform.defs.shared.metadata import table_metadata
+from music_platform.defs.sources.landing import KINDS
+from music_platform.defs.sources.skipping import skipped
 from music_platform.lib import schemas
-from music_platform.lib.metadata import table_metadata
 from music_platform.lib.raw_files import raw_path, read_raw, write_raw
-from music_platform.settings import get_settings
+from music_platform.lib.sources.selection import Provider
+from music_platform.lib.sources.staging_rows import SYNTHETIC_SOURCE as SOURCE
+from music_platform.resources.sources import SourceProviders
+from music_platform.settings import Settings
 
 if TYPE_CHECKING:  # the generator's numpy and pyarrow load in the steps that generate
     import polars as pl
 
-    from music_platform.lib.synthetic import Catalogue, SyntheticConfig
+    from music_platform.lib.synthetic import Catalogue
 
-SOURCE = "synthetic"
-ARTISTS_KEY = dg.AssetKey(["raw", SOURCE, "artists"])
-TRACKS_KEY = dg.AssetKey(["raw", SOURCE, "tracks"])
-USERS_KEY = dg.AssetKey(["raw", SOURCE, "users"])
-LISTENS_KEY = dg.AssetKey(["raw", SOURCE, "listens"])
-KINDS = {"python", "parquet"}
-
-
-def synthetic_config() -> "SyntheticConfig":
-    from music_platform.lib.synthetic import SyntheticConfig
-
-    sizes = get_settings().synthetic
-    return SyntheticConfig(
-        seed=sizes.seed,
-        users=sizes.users,
-        artists=sizes.artists,
-        tracks=sizes.tracks,
-        events_per_day=sizes.events_per_day,
-    )
+ARTISTS_KEY = RAW_SYNTHETIC_ARTISTS
+TRACKS_KEY = RAW_SYNTHETIC_TRACKS
+USERS_KEY = RAW_SYNTHETIC_USERS
+LISTENS_KEY = RAW_SYNTHETIC_LISTENS
 
 
 def _with_landing_columns(frame: "pl.DataFrame", request: dict[str, object]) -> "pl.DataFrame":
@@ -103,10 +99,16 @@ def _key_check_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 )
 def raw_synthetic_catalogue(
     context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    from music_platform.lib.synthetic import generate_catalogue
+    from music_platform.lib.synthetic import config_from, generate_catalogue
 
-    config = synthetic_config()
+    selection = sources.selection()
+    if reason := selection.skip_reason(Provider.SYNTHETIC):
+        yield from skipped(context, selection, reason)
+        return
+    config = config_from(settings.synthetic)
     catalogue = generate_catalogue(config)
     request = {
         "generator": "catalogue",
@@ -114,7 +116,7 @@ def raw_synthetic_catalogue(
         "artists": config.artists,
         "tracks": config.tracks,
     }
-    raw_dir = get_settings().raw_dir
+    raw_dir = settings.raw_dir
     for key, contract, frame in (
         (ARTISTS_KEY, schemas.ARTISTS, catalogue.artists),
         (TRACKS_KEY, schemas.TRACKS, catalogue.tracks),
@@ -140,11 +142,17 @@ def raw_synthetic_catalogue(
 )
 def raw_synthetic_users(
     context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    from music_platform.lib.synthetic import generate_users
+    from music_platform.lib.synthetic import config_from, generate_users
 
-    config = synthetic_config()
-    as_of = date.fromisoformat(get_settings().partitions_start)
+    selection = sources.selection()
+    if reason := selection.skip_reason(Provider.SYNTHETIC):
+        yield from skipped(context, selection, reason)
+        return
+    config = config_from(settings.synthetic)
+    as_of = date.fromisoformat(PARTITIONS_START)
     users = generate_users(config, as_of=as_of)
     path = write_raw(
         _with_landing_columns(
@@ -156,7 +164,7 @@ def raw_synthetic_users(
                 "as_of": as_of.isoformat(),
             },
         ),
-        raw_path(get_settings().raw_dir, SOURCE, schemas.USERS.name),
+        raw_path(settings.raw_dir, SOURCE, schemas.USERS.name),
     )
     context.log.info(f"landed {users.height} users at {path}")
     yield dg.MaterializeResult(
@@ -171,11 +179,10 @@ def _without_landing_columns(frame: "pl.DataFrame") -> "pl.DataFrame":
     return frame.select(pl.exclude("^_.*$"))
 
 
-def load_landed_world() -> "tuple[Catalogue, pl.DataFrame]":
+def load_landed_world(raw_dir: Path) -> "tuple[Catalogue, pl.DataFrame]":
     """The catalogue and users as landed, so daily listening draws from what staging has."""
     from music_platform.lib.synthetic import Catalogue
 
-    raw_dir = get_settings().raw_dir
     artists, tracks, users = (
         _without_landing_columns(read_raw(raw_path(raw_dir, SOURCE, contract.name)))
         for contract in (schemas.ARTISTS, schemas.TRACKS, schemas.USERS)
@@ -196,14 +203,20 @@ def load_landed_world() -> "tuple[Catalogue, pl.DataFrame]":
 )
 def raw_synthetic_listens(
     context: dg.AssetExecutionContext,
+    settings: dg.ResourceParam[Settings],
+    sources: dg.ResourceParam[SourceProviders],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    from music_platform.lib.synthetic import generate_listens
+    from music_platform.lib.synthetic import config_from, generate_listens
 
-    config = synthetic_config()
-    catalogue, users = load_landed_world()
-    raw_dir = get_settings().raw_dir
+    selection = sources.selection()
+    if reason := selection.skip_reason(Provider.SYNTHETIC):
+        yield from skipped(context, selection, reason)
+        return
+    config = config_from(settings.synthetic)
+    raw_dir = settings.raw_dir
+    catalogue, users = load_landed_world(raw_dir)
     # Only the keys stay in memory across the window (a month is millions of events); each day's
     # rows are written and dropped.
     (key,) = schemas.LISTENS.primary_key

@@ -6,32 +6,57 @@ the `rejects` table with their reason. The reject rate and the volume (against t
 loads) are blocking checks, judged before the write: a blocked load writes nothing, so the
 previous partition or table stays whole.
 
-Which raw assets feed each table, and how their rows map to the contract, comes from the active
-sources' `StagingSource` (defs/sources/providers.py); staging itself is source-agnostic.
+Each table depends on every provider that can feed it; which ones do for a run, and how their
+rows map to the contract, comes from the active selection (lib/sources/staging_rows.py), so
+staging itself is source-agnostic. Events streamed through Kafka join each day's listens.
 """
 
+import datetime as dt
 import statistics
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.partitions import (
+from music_platform.defs.shared.checks import refuse_checks_alone, selected_checks
+from music_platform.defs.shared.keys import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
+    RAW_REAL_LISTENS,
+    RAW_SYNTHETIC_ARTISTS,
+    RAW_SYNTHETIC_LISTENS,
+    RAW_SYNTHETIC_TRACKS,
+    RAW_SYNTHETIC_USERS,
+    STREAM_LISTEN_EVENTS,
+    TRACK_IDENTITY,
     daily_partitions,
     single_run_backfill,
 )
-from music_platform.defs.sources.providers import StagingSource
-from music_platform.defs.staging.resources import StagingResource
+from music_platform.defs.shared.keys import staging_key as _staging_key
+from music_platform.defs.shared.metadata import table_metadata
 from music_platform.lib import schemas
-from music_platform.lib.metadata import table_metadata
 from music_platform.lib.quality import compare
+from music_platform.lib.sources.selection import SourceSelection
+from music_platform.lib.sources.staging_rows import staging_rows
 from music_platform.lib.staging.store import LoadResult, PreparedLoad, StagingStore, prepare_load
 from music_platform.lib.staging.validate import DUPLICATE_REASON_PREFIX
-from music_platform.settings import get_settings
+from music_platform.resources.sources import SourceProviders
+from music_platform.resources.staging import StagingResource
+from music_platform.settings import Settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 KINDS = {"python"}
+# The providers each catalogue table can come from: the synthetic one, or the identity
+# reconciled from the real ones.
+CATALOGUE_PROVIDERS = {
+    schemas.ARTISTS.name: (RAW_SYNTHETIC_ARTISTS, TRACK_IDENTITY),
+    schemas.TRACKS.name: (RAW_SYNTHETIC_TRACKS, TRACK_IDENTITY),
+    schemas.USERS.name: (RAW_SYNTHETIC_USERS, *RAW_REAL_LISTENS),
+}
+LISTENS_PROVIDERS = (RAW_SYNTHETIC_LISTENS, *RAW_REAL_LISTENS, TRACK_IDENTITY, STREAM_LISTEN_EVENTS)
 VOLUME_CHECK = "volume_as_expected"
 DAILY_VOLUME_DAYS = 7
 DAILY_VOLUME_MIN_DAYS = 3
@@ -40,7 +65,7 @@ DAILY_VOLUME_TOLERANCE = 10.0
 
 
 def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
-    return dg.AssetKey(["staging", contract.name])
+    return _staging_key(contract.name)
 
 
 def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
@@ -67,13 +92,12 @@ def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
 
 
 def _check_results(
-    contract: schemas.TableContract, results: list[LoadResult]
+    contract: schemas.TableContract, results: list[LoadResult], threshold: float
 ) -> list[dg.AssetCheckResult]:
     loaded = sum(result.rows_loaded for result in results)
     # Duplicates are dropped without alarm (kept in the rejects table, counted apart).
     rejected = sum(result.rows_rejected for result in results) - _deduplicated(results)
     rate = rejected / max(loaded + rejected, 1)
-    threshold = get_settings().max_reject_rate
     reasons: dict[str, int] = {}
     for result in results:
         for reason, count in result.reject_reasons.items():
@@ -110,37 +134,6 @@ def _check_results(
             description=f"added columns: {added or 'none'}; missing columns: {missing or 'none'}",
         ),
     ]
-
-
-def selected_checks(
-    context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult]
-) -> list[dg.AssetCheckResult]:
-    """The results of the checks the run selected. The staging and landing assets let their checks
-    be selected apart (can_subset) so that automation leaves a run's checks unselected, which
-    Dagster reads as every check of the run's assets: with checks it must run together with their
-    asset, it would name only those, and the dbt tests of the same run would be left out."""
-    selected = context.selected_asset_check_keys
-    return [
-        result
-        for result in results
-        if dg.AssetCheckKey(result.asset_key, result.check_name) in selected
-    ]
-
-
-def refuse_checks_alone(context: dg.AssetExecutionContext) -> None:
-    """These checks judge the load they run with, so a launch of them without their asset (which
-    can_subset allows, from the UI say) fails saying what to launch instead."""
-    if context.selected_asset_keys:
-        return
-    selected = context.selected_asset_check_keys
-    checks = ", ".join(sorted(check.name for check in selected))
-    assets = ", ".join(sorted({check.asset_key.to_user_string() for check in selected}))
-    raise dg.Failure(
-        description=(
-            f"the checks {checks} judge the load they run with and cannot run on their own: "
-            f"materialize {assets} to run them"
-        )
-    )
 
 
 def _deduplicated(results: list[LoadResult]) -> int:
@@ -186,11 +179,11 @@ def _reject_rate(prepared: PreparedLoad) -> float:
 
 
 def _write_unless_blocked(
-    store: StagingStore, prepared: PreparedLoad, volume: compare.Finding
+    store: StagingStore, prepared: PreparedLoad, volume: compare.Finding, threshold: float
 ) -> tuple[LoadResult, str | None]:
-    """Write the load unless a blocking check would fail on it: then the previous partition
-    (or table) stays whole, and the reason is returned."""
-    threshold = get_settings().max_reject_rate
+    """Write the load unless a blocking check would fail on it (more than `threshold` rejected,
+    or an unexpected volume): then the previous partition (or table) stays whole, and the
+    reason is returned."""
     rate = _reject_rate(prepared)
     where = prepared.partition_key or prepared.contract.name
     if rate > threshold:
@@ -220,15 +213,15 @@ def _blocked_metadata(blocked: list[str]) -> dict[str, str]:
     return {"blocked": "not written, the previous state stays: " + "; ".join(blocked)}
 
 
-def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> dg.AssetsDefinition:
+def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
                 staging_key(contract),
-                deps=list(source.deps),
+                deps=list(CATALOGUE_PROVIDERS[contract.name]),
                 description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
                 group_name="staging",
-                kinds=KINDS | {get_settings().staging_backend},
+                kinds=KINDS,
                 freshness_policy=CATALOGUE_FRESHNESS,
             )
         ],
@@ -237,12 +230,16 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
         can_subset=True,  # see selected_checks
     )
     def _asset(
-        context: dg.AssetExecutionContext, staging: StagingResource
+        context: dg.AssetExecutionContext,
+        settings: dg.ResourceParam[Settings],
+        sources: dg.ResourceParam[SourceProviders],
+        staging: dg.ResourceParam[StagingResource],
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         import polars as pl
 
         refuse_checks_alone(context)
-        raw, source_name = source.read(None)
+        selection = sources.selection()
+        raw, source_name = staging_rows(contract, selection, settings, None)
         store = staging.store()
         store.ensure_tables()
         prepared = prepare_load(
@@ -259,7 +256,8 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
             if previous
             else compare.Finding(True, f"{prepared.rows.height} rows; nothing staged before")
         )
-        result, blocked = _write_unless_blocked(store, prepared, volume)
+        threshold = settings.max_reject_rate
+        result, blocked = _write_unless_blocked(store, prepared, volume, threshold)
         context.log.info(
             f"staged {result.rows_loaded} {contract.name}, rejected {result.rows_rejected}"
             + (f"; blocked: {blocked}" if blocked else "")
@@ -267,30 +265,30 @@ def _catalogue_asset(contract: schemas.TableContract, source: StagingSource) -> 
         preview = pl.from_arrow(store.read(contract)).head(10)
         metadata = {
             **_load_metadata(raw.height, [result], source_name),
-            **source.metadata,
+            **selection.as_metadata(),
+            "engine": staging.engine,
             **_blocked_metadata([blocked] if blocked else []),
         }
         yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
-        yield from selected_checks(
-            context, [*_check_results(contract, [result]), _volume_check(contract, [volume])]
-        )
+        checks = [*_check_results(contract, [result], threshold), _volume_check(contract, [volume])]
+        yield from selected_checks(context, checks)
 
     return _asset
 
 
-def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
+def _listens_asset() -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
                 staging_key(schemas.LISTENS),
-                deps=[*source.deps, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
+                deps=[*LISTENS_PROVIDERS, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
                 description=(
                     "Typed listening events, one row per event. Events for unknown tracks or "
                     "users, with impossible durations or outside their day are rejected with the "
                     "reason."
                 ),
                 group_name="staging",
-                kinds=KINDS | {get_settings().staging_backend},
+                kinds=KINDS,
                 freshness_policy=DAILY_FRESHNESS,
             )
         ],
@@ -301,19 +299,49 @@ def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
         can_subset=True,  # see selected_checks
     )
     def staging_listens(
-        context: dg.AssetExecutionContext, staging: StagingResource
+        context: dg.AssetExecutionContext,
+        settings: dg.ResourceParam[Settings],
+        sources: dg.ResourceParam[SourceProviders],
+        staging: dg.ResourceParam[StagingResource],
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         refuse_checks_alone(context)
-        yield from _stage_listens(context, staging, source)
+        yield from _stage_listens(context, settings, sources.selection(), staging)
 
     return staging_listens
 
 
+def _day_listens(
+    selection: SourceSelection, settings: Settings, store: StagingStore, partition_key: str
+) -> "tuple[pl.DataFrame, str]":
+    """A day's listens from the active provider, with the day's streamed events added. A day
+    the provider has not landed is staged from the stream alone (its run later adds its rows)."""
+    import polars as pl
+
+    from music_platform.lib.events import as_listens
+    from music_platform.lib.streaming.sink import event_sink
+
+    day = dt.date.fromisoformat(partition_key)
+    streamed = as_listens(event_sink(store).read_days([day]))
+    try:
+        batch, name = staging_rows(schemas.LISTENS, selection, settings, partition_key)
+    except FileNotFoundError:
+        if streamed.is_empty():
+            raise
+        return streamed, "stream"
+    if streamed.is_empty():
+        return batch, name or "unknown"
+    return pl.concat([batch, streamed], how="vertical_relaxed"), f"{name}+stream"
+
+
 def _stage_listens(
-    context: dg.AssetExecutionContext, staging: StagingResource, source: StagingSource
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    selection: SourceSelection,
+    staging: StagingResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
+    threshold = settings.max_reject_rate
     store = staging.store()
     store.ensure_tables()
     known_keys = {
@@ -328,7 +356,7 @@ def _stage_listens(
     received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
-        raw, source_name = source.read(partition_key)
+        raw, source_name = _day_listens(selection, settings, store, partition_key)
         received += raw.height
         prepared = prepare_load(
             schemas.LISTENS,
@@ -340,7 +368,7 @@ def _stage_listens(
             track_durations=durations,
         )
         volume = _daily_volume(prepared.rows.height, partition_key, history)
-        result, reason = _write_unless_blocked(store, prepared, volume)
+        result, reason = _write_unless_blocked(store, prepared, volume, threshold)
         if reason is None:
             history[partition_key] = result.rows_loaded
         else:
@@ -356,12 +384,16 @@ def _stage_listens(
         metadata={
             **table_metadata(preview),
             **_load_metadata(received, results, source_name),
-            **source.metadata,
+            **selection.as_metadata(),
+            "engine": staging.engine,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
             **_blocked_metadata(blocked),
         }
     )
-    checks = [*_check_results(schemas.LISTENS, results), _volume_check(schemas.LISTENS, volumes)]
+    checks = [
+        *_check_results(schemas.LISTENS, results, threshold),
+        _volume_check(schemas.LISTENS, volumes),
+    ]
     yield from selected_checks(context, checks)
 
 
@@ -388,12 +420,7 @@ def _daily_volume(rows: int, partition_key: str, history: dict[str, int]) -> com
     return compare.volume(rows, typical, what=f"{partition_key}", tolerance=DAILY_VOLUME_TOLERANCE)
 
 
-def build_staging_assets(sources: dict[str, StagingSource]) -> list[dg.AssetsDefinition]:
-    """staging/artists, tracks, users and listens, reading what `sources` say."""
-    return [
-        *(
-            _catalogue_asset(contract, sources[contract.name])
-            for contract in schemas.CATALOGUE_TABLES
-        ),
-        _listens_asset(sources[schemas.LISTENS.name]),
-    ]
+staging_assets = [
+    *(_catalogue_asset(contract) for contract in schemas.CATALOGUE_TABLES),
+    _listens_asset(),
+]

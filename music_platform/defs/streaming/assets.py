@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.staging.resources import StagingResource
-from music_platform.settings import Settings, get_settings
+from music_platform.defs.shared.keys import STREAM_LISTEN_EVENTS
+from music_platform.resources.staging import StagingResource
 
 if TYPE_CHECKING:
     from music_platform.lib.staging.store import StagingStore
     from music_platform.lib.streaming.sink import EventSink, StreamStats
 
-STREAM_KEY = dg.AssetKey(["stream", "listen_events"])
+STREAM_KEY = STREAM_LISTEN_EVENTS
 CHECK_NAME = "late_and_duplicate_events"
 # Shares of received events above which the check warns: a producer resending too much, or a
 # consumer (or device clocks) running far behind.
@@ -38,19 +38,10 @@ stream_listen_events = dg.AssetSpec(
         "the dead-letter topic and staging.rejects. Observed by streamed_days_sensor."
     ),
     group_name="staging",
-    kinds={"kafka", get_settings().staging_backend},
+    kinds={"kafka"},
     freshness_policy=STREAM_FRESHNESS,
     metadata={"table": "staging.listen_events"},
 )
-
-
-def staging_store(settings: Settings) -> StagingStore:
-    """The store the staging resource of this environment opens."""
-    return StagingResource(
-        backend=settings.staging_backend,
-        duckdb_path=str(settings.staging_path),
-        postgres_schema=settings.postgres.staging_schema,
-    ).store()
 
 
 def stream_sink(store: StagingStore) -> EventSink:
@@ -93,7 +84,7 @@ def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
         f"{MAX_LATE_SHARE:.0%} after their day ended (also evaluated by streamed_days_sensor)."
     ),
 )
-def late_and_duplicate_events(staging: StagingResource) -> dg.AssetCheckResult:
+def late_and_duplicate_events(staging: dg.ResourceParam[StagingResource]) -> dg.AssetCheckResult:
     evaluation = check_evaluation(stream_sink(staging.store()).stats())
     return dg.AssetCheckResult(
         passed=evaluation.passed,

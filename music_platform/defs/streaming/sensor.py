@@ -2,7 +2,7 @@
 
 Every tick it reports the table's rows, last event time and consumer lag (a materialization
 when new events landed, an observation otherwise) with the late/duplicate check, and requests
-staging/listens and its daily descendants (through fct_listens) for every day that has ended
+staging/staged_listens and its daily descendants (through fct_listens) for every day that has ended
 (plus KAFKA_DAY_CLOSE_GRACE_SECONDS) and holds events not yet handed on. A late event for a day
 already handed on changes its count, and the day runs again; reruns replace the day whole.
 The cursor maps each day to the event count last requested.
@@ -15,16 +15,12 @@ import json
 
 import dagster as dg
 
-from music_platform.defs.partitions import daily_partitions
-from music_platform.defs.streaming.assets import (
-    STREAM_KEY,
-    check_evaluation,
-    staging_store,
-    stream_sink,
-)
-from music_platform.settings import get_settings
+from music_platform.defs.shared.keys import daily_partitions, staging_key
+from music_platform.defs.streaming.assets import STREAM_KEY, check_evaluation, stream_sink
+from music_platform.resources.staging import StagingResource
+from music_platform.settings import KafkaSettings, Settings
 
-STAGING_LISTENS_KEY = dg.AssetKey(["staging", "listens"])
+STAGING_LISTENS_KEY = staging_key("listens")
 SENSOR_INTERVAL_SECONDS = 30
 
 
@@ -43,11 +39,11 @@ def closed_days(
     return ready
 
 
-def _lag(stats_offsets: dict[int, int]) -> dict[int, int] | None:
+def _lag(kafka: KafkaSettings, stats_offsets: dict[int, int]) -> dict[int, int] | None:
     from music_platform.lib.streaming.kafka import StreamingError, consumer_lag
 
     try:
-        return consumer_lag(get_settings().kafka, stats_offsets)
+        return consumer_lag(kafka, stats_offsets)
     except StreamingError:
         return None  # no broker reachable from here: lag unknown, the rest still reported
 
@@ -59,16 +55,19 @@ def _lag(stats_offsets: dict[int, int]) -> dict[int, int] | None:
     asset_selection=dg.AssetSelection.assets(STAGING_LISTENS_KEY).downstream(),
     description=(
         "Observes stream/listen_events (rows, last event, consumer lag) and requests "
-        "staging/listens and its daily descendants (with the views between them) for each ended "
+        "staging/staged_listens and its daily descendants (with the views between them) for each ended "
         "day with new streamed events."
     ),
 )
-def streamed_days_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    settings = get_settings()
+def streamed_days_sensor(
+    context: dg.SensorEvaluationContext,
+    settings: dg.ResourceParam[Settings],
+    staging: dg.ResourceParam[StagingResource],
+) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {"rows": -1, "days": {}}
-    sink = stream_sink(staging_store(settings))
+    sink = stream_sink(staging.store())
     stats = sink.stats()
-    lag = _lag(sink.offsets(settings.kafka.consumer_group, settings.kafka.topic))
+    lag = _lag(settings.kafka, sink.offsets(settings.kafka.consumer_group, settings.kafka.topic))
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(stats.rows),
         "last_event_at": (stats.last_played_at.isoformat() if stats.last_played_at else "none"),
@@ -100,7 +99,7 @@ def streamed_days_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         if graph.get(key).partitions_def == daily_partitions
     ]
     # Unpartitioned views between the daily assets (stg_landing__listens) stay selected: without
-    # them the run has no edge from landing/listens to the daily dbt models and may run those first.
+    # them the run has no edge from landing/landed_listens to the daily dbt models and may run those first.
     targets = (downstream & dg.AssetSelection.assets(*daily).upstream()).resolve(graph)
     requests = [
         dg.RunRequest(

@@ -3,16 +3,16 @@
 Models tagged `daily` are incremental and take the run's partition window as the dbt vars
 `min_date`/`max_date`, so a month's backfill is a single dbt invocation. dbt tests become asset
 checks (source tests on the `landing/*` assets); error-severity tests are blocking.
+
+The assets are read from the project's manifest, as dagster-dbt's convention has it: `dagster
+dev` re-parses it on load (`prepare_if_dev`); elsewhere it is built beforehand (`music-platform
+prepare`, which `run` and `dev` do when it is stale, or `dagster-dbt project prepare-and-package`).
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -25,19 +25,16 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from music_platform.defs.partitions import (
+from music_platform.defs.shared.keys import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
     WAREHOUSE_POOL,
     daily_partitions,
+    landing_key,
     single_run_backfill,
 )
-from music_platform.defs.warehouse.resources import (
-    WarehouseResource,
-    dbt_environment,
-    dbt_project,
-)
-from music_platform.settings import get_settings
+from music_platform.resources.dbt import DBT_PROJECT, missing_manifest_message
+from music_platform.resources.warehouse import WarehouseResource
 
 DAILY_TAG = "daily"
 LISTEN_DATE = "listen_date"  # every daily model carries the day it belongs to
@@ -54,7 +51,7 @@ class MusicPlatformTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["landing", dbt_resource_props["name"]])
+            return landing_key(dbt_resource_props["name"])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -85,53 +82,6 @@ TRANSLATOR = MusicPlatformTranslator(
 )
 
 
-def _sources_newer_than(manifest: Path, project_dir: Path) -> bool:
-    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
-    for folder in ("models", "macros", "snapshots", "tests", "seeds"):
-        sources.extend(path for path in (project_dir / folder).rglob("*") if path.is_file())
-    built = manifest.stat().st_mtime
-    return any(path.stat().st_mtime > built for path in sources if path.exists())
-
-
-def ensure_manifest(project: DbtProject) -> Path:
-    """Parse the dbt project once, when its manifest is missing, older than its sources or
-    parsed for another target (relation names and adapter kinds differ between targets).
-
-    Parsing costs seconds, so it must not happen at every import (the multiprocess executor
-    re-imports the definitions in every step).
-    """
-    manifest = project.manifest_path
-    target = project.target or "duckdb"
-    parsed_for = manifest.with_name("manifest.target")
-    if (
-        manifest.exists()
-        and parsed_for.exists()
-        and parsed_for.read_text() == target
-        and not _sources_newer_than(manifest, project.project_dir)
-    ):
-        return manifest
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            "parse",
-            "--quiet",
-            "--target",
-            target,
-        ],
-        cwd=project.project_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **dbt_environment(get_settings())},
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"dbt parse failed in {project.project_dir}:\n{completed.stdout}{completed.stderr}"
-        )
-    parsed_for.write_text(target)
-    return manifest
-
-
 # `source('landing', 'tracks')` in a source test's `model` argument: the source it is declared on.
 DECLARED_SOURCE = re.compile(r"source\(\s*['\"](\w+)['\"]\s*,\s*['\"](\w+)['\"]\s*\)")
 
@@ -156,8 +106,10 @@ def attach_source_tests(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
-PROJECT = dbt_project(get_settings().dbt_target)
-MANIFEST = attach_source_tests(json.loads(ensure_manifest(PROJECT).read_bytes()))
+DBT_PROJECT.prepare_if_dev()
+if not DBT_PROJECT.manifest_path.exists():
+    raise FileNotFoundError(missing_manifest_message())
+MANIFEST = attach_source_tests(json.loads(DBT_PROJECT.manifest_path.read_bytes()))
 
 
 def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -204,21 +156,23 @@ def with_row_counts(
 
 @dbt_assets(
     manifest=MANIFEST,
-    project=PROJECT,
+    project=DBT_PROJECT,
     exclude=f"tag:{DAILY_TAG}",
     dagster_dbt_translator=TRANSLATOR,
     pool=WAREHOUSE_POOL,
     name="dbt_catalogue_models",
 )
 def dbt_catalogue_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: dg.ResourceParam[WarehouseResource],
 ) -> Iterator[Any]:
     yield from with_row_counts(dbt.cli(["build"], context=context), warehouse)
 
 
 @dbt_assets(
     manifest=MANIFEST,
-    project=PROJECT,
+    project=DBT_PROJECT,
     select=f"tag:{DAILY_TAG}",
     dagster_dbt_translator=TRANSLATOR,
     pool=WAREHOUSE_POOL,
@@ -227,7 +181,9 @@ def dbt_catalogue_models(
     name="dbt_daily_models",
 )
 def dbt_daily_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: dg.ResourceParam[WarehouseResource],
 ) -> Iterator[Any]:
     dbt_vars = partition_vars(context)
     context.log.info(f"building daily models for {dbt_vars}")

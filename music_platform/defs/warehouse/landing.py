@@ -8,23 +8,24 @@ from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
-from music_platform.defs.partitions import (
+from music_platform.defs.shared.checks import refuse_checks_alone, selected_checks
+from music_platform.defs.shared.keys import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
     WAREHOUSE_POOL,
     daily_partitions,
     single_run_backfill,
+    staging_key,
 )
-from music_platform.defs.staging.assets import refuse_checks_alone, selected_checks, staging_key
-from music_platform.defs.staging.resources import StagingResource
-from music_platform.defs.warehouse.resources import WarehouseResource
+from music_platform.defs.shared.keys import landing_key as _landing_key
+from music_platform.defs.shared.metadata import markdown_preview
 from music_platform.lib import schemas
-from music_platform.lib.metadata import markdown_preview
-from music_platform.settings import get_settings
+from music_platform.resources.staging import StagingResource
+from music_platform.resources.warehouse import WarehouseResource
 
 
 def landing_key(contract: schemas.TableContract) -> dg.AssetKey:
-    return dg.AssetKey(["landing", contract.name])
+    return _landing_key(contract.name)
 
 
 def _reconciles_spec(contract: schemas.TableContract) -> dg.AssetCheckSpec:
@@ -75,12 +76,12 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
         specs=[
             dg.AssetSpec(
                 landing_key(contract),
-                deps=[staging_key(contract)],
+                deps=[staging_key(contract.name)],
                 description=(
                     f"Staged {contract.name} copied into the warehouse for dbt's `landing` source."
                 ),
                 group_name="warehouse",
-                kinds={"python", get_settings().warehouse_backend},
+                kinds={"python"},
                 freshness_policy=DAILY_FRESHNESS if partitioned else CATALOGUE_FRESHNESS,
             )
         ],
@@ -93,8 +94,8 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
     )
     def _asset(
         context: dg.AssetExecutionContext,
-        staging: StagingResource,
-        warehouse: WarehouseResource,
+        staging: dg.ResourceParam[StagingResource],
+        warehouse: dg.ResourceParam[WarehouseResource],
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         import polars as pl
 
@@ -126,6 +127,7 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(written),
+                "engine": warehouse.engine,
                 "preview": markdown_preview(pl.from_arrow(data.slice(0, 10))),
             }
         )

@@ -8,7 +8,12 @@ import dagster as dg
 import duckdb
 
 from music_platform.defs.agent.assets import CHECK_NAME, catalogue_embeddings
-from music_platform.defs.warehouse.resources import WarehouseResource
+from music_platform.resources.warehouse import (
+    DuckDBWarehouseResource,
+    SnowflakeWarehouseResource,
+    WarehouseResource,
+)
+from music_platform.settings import SnowflakeSettings
 from music_platform_tests.lib.rag.conftest import build_marts
 
 
@@ -34,7 +39,7 @@ def _outcome(result: dg.ExecuteInProcessResult) -> tuple[dict[str, object], bool
 def test_first_run_embeds_everything_then_only_the_changed_artist(tmp_path: Path) -> None:
     path = tmp_path / "warehouse.duckdb"
     build_marts(path)
-    resource = WarehouseResource(backend="duckdb", duckdb_path=str(path))
+    resource = DuckDBWarehouseResource(path)
 
     metadata, passed = _outcome(_materialize(resource))
     assert passed
@@ -51,6 +56,6 @@ def test_first_run_embeds_everything_then_only_the_changed_artist(tmp_path: Path
 
 
 def test_on_snowflake_it_materializes_without_building(tmp_path: Path) -> None:
-    metadata, passed = _outcome(_materialize(WarehouseResource(backend="snowflake")))
+    metadata, passed = _outcome(_materialize(SnowflakeWarehouseResource(SnowflakeSettings())))
     assert passed and metadata["built"] is False
     assert "DuckDB" in str(metadata["reason"])

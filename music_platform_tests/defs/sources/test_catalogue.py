@@ -14,10 +14,10 @@ from music_platform.defs.sources.catalogue import (
     reconcile,
     spotify_from_raw,
 )
-from music_platform.defs.sources.landing import records_frame
-from music_platform.defs.sources.listens import heard_key
 from music_platform.lib.schemas import ARTISTS, TRACKS, polars_schema
 from music_platform.lib.sources.kaggle import COLUMNS
+from music_platform.lib.sources.landed import records_frame
+from music_platform.lib.sources.listened import heard_key
 from music_platform.lib.sources.records import landed
 from music_platform_tests.fixtures import spotify_fake
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 D1, D2 = DAY, EMPTY_DAY
 LOVERMAN, COMEDY = KAGGLE_ROWS[0][0], KAGGLE_ROWS[1][0]
-KEY = "raw/events_file/events"
+KEY = "raw/listen_events_file"
 
 
 def _event(n: int, day: str, track_id: str, **fields: object) -> dict:
@@ -160,7 +160,7 @@ def test_an_events_file_is_validated_as_the_stream_and_staged_for_the_days_it_ho
         (event["played_at"][:10], event["event_id"], event["user_id"], event["track_id"], 180_000)
         for event in GOOD
     ]
-    listens = outcome.metadata("staging/listens")
+    listens = outcome.metadata("staging/staged_listens")
     assert (listens["dagster/row_count"], listens["rejected"], listens["deduplicated"]) == (
         6,
         0,

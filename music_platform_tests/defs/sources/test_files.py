@@ -55,15 +55,15 @@ def test_the_kaggle_sample_and_tidytuesday_load_through_the_files_path(
 
     assert outcome.success, outcome.failure_messages()
     assert outcome.raw("kaggle", "tracks").height == kaggle.height == 2024
-    assert outcome.metadata("raw/kaggle/tracks")["source"] == f"file: {kaggle_path}"
+    assert outcome.metadata("raw/kaggle_tracks")["source"] == f"file: {kaggle_path}"
     assert outcome.raw("tidytuesday", "songs").height == songs.height
-    assert outcome.metadata("raw/lastfm_1k/scrobbles")["source"].startswith("file: ")
+    assert outcome.metadata("raw/lastfm_1k_scrobbles")["source"].startswith("file: ")
     identity = outcome.metadata("staging/track_identity")
     assert identity["heard_by_catalogue_source"] == {"kaggle": 3, "names": 1, "tidytuesday": 1}
     assert identity["track_match_rate"] == pytest.approx(4 / 5)
     assert outcome.staged("SELECT COUNT(*) AS n FROM staging.staging.listens")["n"][0] == len(plays)
     every_track = set(kaggle["track_id"]) | set(songs["track_id"])
-    tracks = outcome.check("staging/tracks", "reject_rate_within_threshold").metadata
+    tracks = outcome.check("staging/staged_tracks", "reject_rate_within_threshold").metadata
     assert tracks["loaded"].value + tracks["rejected"].value == len(every_track) + 1
     assert tracks["rejected"].value == 0
     staged_unknown = outcome.staged(
@@ -80,17 +80,17 @@ def test_a_dropped_file_with_the_wrong_columns_blocks_naming_them_and_keeps_the_
     external.mkdir(parents=True)
     shutil.copyfile(shared_data / SHARED_FILES["kaggle_tracks"], external / "tracks.csv")
     env = platform_environment(home)
-    first = run_sources(env, [DAY], keys=["raw/kaggle/tracks"])
+    first = run_sources(env, [DAY], keys=["raw/kaggle_tracks"])
     assert first.success, first.failure_messages()
     landed = first.raw("kaggle", "tracks")
     assert landed.height == 2024
 
     wrong = external / "more-tracks.csv"
     wrong.write_text("id,name,artist\n1,Song,Someone\n")
-    second = run_sources(env, [DAY], keys=["raw/kaggle/tracks"])
+    second = run_sources(env, [DAY], keys=["raw/kaggle_tracks"])
 
     assert not second.success
-    columns = second.check("raw/kaggle/tracks", "columns_match")
+    columns = second.check("raw/kaggle_tracks", "columns_match")
     assert not columns.passed and columns.blocking
     message = columns.description
     assert f"{wrong} has the wrong columns" in message
@@ -106,10 +106,10 @@ def test_a_kaggle_file_given_as_tidytuesday_is_refused_naming_the_missing_column
     kaggle_path = shared_data / SHARED_FILES["kaggle_tracks"]
     env = platform_environment(tmp_path / "home", TIDYTUESDAY_SONGS_CSV=str(kaggle_path))
 
-    outcome = run_sources(env, [DAY], keys=["raw/tidytuesday/songs"])
+    outcome = run_sources(env, [DAY], keys=["raw/tidytuesday_songs"])
 
     assert not outcome.success
-    message = outcome.check("raw/tidytuesday/songs", "columns_match").description
+    message = outcome.check("raw/tidytuesday_songs", "columns_match").description
     assert f"{kaggle_path} has the wrong columns" in message
     assert "track_artist" in message
     assert not (tmp_path / "home" / "raw" / "tidytuesday").exists()
@@ -122,9 +122,9 @@ def test_a_scrobbles_file_with_too_few_fields_blocks_the_day(tmp_path: Path) -> 
         tmp_path / "home", MUSIC_PLATFORM_SOURCE="files", LASTFM_SCROBBLES_FILE=str(scrobbles)
     )
 
-    outcome = run_sources(env, [DAY], keys=["raw/lastfm_1k/scrobbles"])
+    outcome = run_sources(env, [DAY], keys=["raw/lastfm_1k_scrobbles"])
 
     assert not outcome.success
-    message = outcome.check("raw/lastfm_1k/scrobbles", "columns_match").description
+    message = outcome.check("raw/lastfm_1k_scrobbles", "columns_match").description
     assert f"{scrobbles} has the wrong columns" in message
     assert "4 tab-separated fields" in message

@@ -69,8 +69,8 @@ def test_a_live_day_lands_every_page_unchanged_and_stages_every_listen(world: di
     request = scrobbles["_request"][0]
     assert "user.getRecentTracks" in request and "api_key" not in request
     assert outcome.raw("lastfm", "scrobbles", EMPTY_DAY).height == 0
-    assert outcome.metadata("raw/lastfm/scrobbles")["source"] == "live: Last.fm API"
-    staging = outcome.metadata("staging/listens")
+    assert outcome.metadata("raw/lastfm_scrobbles")["source"] == "live: Last.fm API"
+    staging = outcome.metadata("staging/staged_listens")
     assert (staging["source_mode"], staging["listens_source"]) == ("live", "lastfm")
 
     # Spotify resolved what was heard and said how sure it was.
@@ -88,7 +88,9 @@ def test_a_live_day_lands_every_page_unchanged_and_stages_every_listen(world: di
     staged = outcome.staged("SELECT * FROM staging.staging.listens")
     assert staged.height == SCROBBLES
     assert (
-        outcome.check("staging/listens", "reject_rate_within_threshold").metadata["rejected"].value
+        outcome.check("staging/staged_listens", "reject_rate_within_threshold")
+        .metadata["rejected"]
+        .value
         == 0
     )
     tracks = outcome.staged("SELECT * FROM staging.staging.tracks")
@@ -212,8 +214,8 @@ def test_spotify_refusing_audio_features_falls_back_to_kaggle_then_lastfm(
 
     assert outcome.success, outcome.failure_messages()
     assert len(fake_kaggle.downloads()) == 1
-    assert outcome.metadata("raw/kaggle/tracks")["source"].startswith("download: ")
-    assert "403" in outcome.metadata("raw/spotify/audio_features")["audio_features"]
+    assert outcome.metadata("raw/kaggle_tracks")["source"].startswith("download: ")
+    assert "403" in outcome.metadata("raw/spotify_audio_features")["audio_features"]
     tracks = {
         row["track_name"]: row
         for row in outcome.staged("SELECT * FROM staging.staging.tracks").iter_rows(named=True)
@@ -235,7 +237,7 @@ def test_a_lasting_spotify_outage_falls_back_and_the_match_rate_gates_staging(
     outcome = run_sources(env, [DAY])
 
     assert outcome.success, outcome.failure_messages()
-    answered = outcome.check("raw/spotify/track_search", "spotify_answered")
+    answered = outcome.check("raw/spotify_track_search", "spotify_answered")
     assert not answered.passed and "unavailable" in answered.description
     assert outcome.raw("spotify", "tracks", DAY).height == 0
     identity = outcome.metadata("staging/track_identity")
@@ -252,4 +254,6 @@ def test_a_lasting_spotify_outage_falls_back_and_the_match_rate_gates_staging(
     materialized = {
         e.asset_key.to_user_string() for e in gated.result.get_asset_materialization_events()
     }
-    assert "staging/tracks" not in materialized and "staging/listens" not in materialized
+    assert (
+        "staging/staged_tracks" not in materialized and "staging/staged_listens" not in materialized
+    )

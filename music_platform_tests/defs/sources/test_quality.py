@@ -17,7 +17,7 @@ from music_platform_tests.platform_env import platform_environment
 
 pytestmark = pytest.mark.slow
 
-KAGGLE_KEY = "raw/kaggle/tracks"
+KAGGLE_KEY = "raw/kaggle_tracks"
 
 
 def _file_rejects(home: Path) -> list[tuple[str, str]]:

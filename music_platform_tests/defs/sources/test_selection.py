@@ -1,4 +1,5 @@
-"""Which source feeds each entity, from the settings; forced modes say what they are missing."""
+"""Which provider feeds each entity, from the settings; forced modes say what they are missing.
+The graph holds every provider whatever is chosen (test_definitions.py); the inactive ones skip."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from music_platform.defs.sources.definitions import build_defs
-from music_platform.defs.sources.selection import ListensSource, select_sources
-from music_platform.defs.staging.resources import StagingResource
+from music_platform.definitions import build_definitions
+from music_platform.defs.shared.keys import TRACK_IDENTITY
+from music_platform.lib.sources.selection import (
+    ListensSource,
+    Provider,
+    SourceSelection,
+    select_sources,
+)
 from music_platform.settings import SettingsError, get_settings
 from music_platform_tests.platform_env import applied, platform_environment, run_cli
 
@@ -37,30 +43,17 @@ def _select(tmp_path: Path, **variables: str):
         return select_sources(get_settings())
 
 
-def _defs(selection) -> dg.Definitions:
-    """The source assets, with the staging resource their file screening records rejects in
-    (Dagster refuses to resolve assets whose resources are missing)."""
-    staging = StagingResource(backend="duckdb", duckdb_path="unused.duckdb")
-    return dg.Definitions.merge(
-        build_defs(selection), dg.Definitions(resources={"staging": staging})
-    )
-
-
-def _asset_keys(selection) -> set[str]:
-    return {key.to_user_string() for key in _defs(selection).resolve_all_asset_keys()}
+def _active(selection: SourceSelection) -> set[Provider]:
+    """The providers whose assets land data in this selection (the others skip)."""
+    return {provider for provider in Provider if selection.skip_reason(provider) is None}
 
 
 def test_without_keys_or_files_everything_is_synthetic(tmp_path: Path) -> None:
     selection = _select(tmp_path)
     assert selection.listens is ListensSource.SYNTHETIC
     assert selection.catalogue == "synthetic"
-    assert _asset_keys(selection) == {
-        "raw/kaggle/tracks",  # always defined: the file sensor targets it
-        "raw/synthetic/artists",
-        "raw/synthetic/tracks",
-        "raw/synthetic/users",
-        "raw/synthetic/listens",
-    }
+    assert _active(selection) == {Provider.SYNTHETIC}
+    assert "needs LASTFM_API_KEY and LASTFM_USERS" in (selection.skip_reason(Provider.LASTFM) or "")
 
 
 def test_auto_picks_live_per_source_where_keys_are_set(tmp_path: Path) -> None:
@@ -68,18 +61,7 @@ def test_auto_picks_live_per_source_where_keys_are_set(tmp_path: Path) -> None:
     assert lastfm_only.listens is ListensSource.LASTFM and not lastfm_only.spotify
     both = _select(tmp_path, **LASTFM, **SPOTIFY)
     assert both.spotify and both.catalogue == "reconciled"
-    assert {
-        "raw/lastfm/scrobbles",
-        "raw/lastfm/top_artists",
-        "raw/lastfm/artist_info",
-        "raw/lastfm/track_info",
-        "raw/spotify/track_search",
-        "raw/spotify/tracks",
-        "raw/spotify/artists",
-        "raw/spotify/audio_features",
-        "raw/kaggle/tracks",
-        "staging/track_identity",
-    } == _asset_keys(both)
+    assert _active(both) == {Provider.LASTFM, Provider.SPOTIFY, Provider.IDENTITY}
 
 
 def test_spotify_keys_alone_do_not_resolve_synthetic_listening(tmp_path: Path) -> None:
@@ -93,7 +75,7 @@ def test_a_key_without_users_falls_back_and_says_why(tmp_path: Path) -> None:
     selection = _select(tmp_path, LASTFM_API_KEY="k", LASTFM_SCROBBLES_FILE=str(scrobbles))
     assert selection.listens is ListensSource.LASTFM_FILE
     assert "LASTFM_USERS is empty" in selection.as_metadata()["why"]
-    assert "raw/lastfm_1k/scrobbles" in _asset_keys(selection)
+    assert Provider.LASTFM_FILE in _active(selection)
 
 
 def test_forcing_synthetic_ignores_every_key(tmp_path: Path) -> None:
@@ -137,8 +119,8 @@ def test_files_take_listens_from_an_events_file_first_then_dropped_jsonl(
     )
     assert both.listens is ListensSource.EVENTS_FILE
     assert "LASTFM_SCROBBLES_FILE is not read" in both.as_metadata()["why"]
-    assert "raw/events_file/events" in _asset_keys(both)
-    assert "raw/lastfm_1k/scrobbles" not in _asset_keys(both)
+    assert Provider.EVENTS_FILE in _active(both)
+    assert Provider.LASTFM_FILE not in _active(both)
     with pytest.raises(SettingsError, match=r"LISTEN_EVENTS_FILE=/no/such.jsonl does not exist"):
         _select(tmp_path, MUSIC_PLATFORM_SOURCE="files", LISTEN_EVENTS_FILE="/no/such.jsonl")
 
@@ -166,21 +148,19 @@ def test_run_source_live_without_keys_is_a_one_line_error(tmp_path: Path) -> Non
 
 
 def test_every_source_asset_meets_the_platform_conventions(tmp_path: Path) -> None:
-    scrobbles, events = tmp_path / "scrobbles.tsv", tmp_path / "events.jsonl"
-    scrobbles.write_text("")
-    events.write_text("")
-    for variables in (
-        {**LASTFM, **SPOTIFY, "TIDYTUESDAY_SONGS_CSV": "songs.csv"},
-        {"LASTFM_SCROBBLES_FILE": str(scrobbles)},
-        {"LISTEN_EVENTS_FILE": str(events)},
-    ):
-        defs = _defs(_select(tmp_path, **variables))
-        graph = defs.resolve_asset_graph()
-        for key in graph.materializable_asset_keys:
-            node = graph.get(key)
-            assert node.description and node.freshness_policy, key
-            assert node.group_name in {"raw", "staging"}, key
-        blocking = {
-            spec.asset_key for a in defs.assets or [] for spec in a.check_specs if spec.blocking
-        }
-        assert len(blocking) >= 3
+    with applied(platform_environment(tmp_path / "home", **UNSET)):
+        defs = build_definitions(get_settings())
+    graph = defs.resolve_asset_graph()
+    raw = [key for key in graph.materializable_asset_keys if key.path[0] == "raw"]
+    for key in [*raw, TRACK_IDENTITY]:
+        node = graph.get(key)
+        assert node.description and node.freshness_policy, key
+        assert node.group_name in {"raw", "staging"}, key
+    blocking = {
+        spec.asset_key
+        for a in defs.assets or []
+        if isinstance(a, dg.AssetsDefinition)
+        for spec in a.check_specs
+        if spec.blocking and spec.asset_key in raw
+    }
+    assert len(blocking) >= 3

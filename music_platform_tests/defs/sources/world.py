@@ -171,31 +171,18 @@ class Outcome:
 def run_sources(
     variables: dict[str, str], days: list[str], keys: list[str] | None = None
 ) -> Outcome:
-    """Materialize the active sources' raw assets and staging (or just `keys`) for `days`, in
-    this process, the way `music-platform run` builds them from the settings."""
+    """Materialize every provider's raw assets and staging (or just `keys`) for `days`, in this
+    process, with the resources `music-platform run` builds from the settings."""
     with applied(variables):
-        from music_platform.defs.sources.definitions import build_defs
-        from music_platform.defs.sources.providers import staging_sources
-        from music_platform.defs.sources.selection import select_sources
-        from music_platform.defs.staging.assets import build_staging_assets
-        from music_platform.defs.staging.resources import StagingResource
+        from music_platform.defs.sources.definitions import defs as sources_defs
+        from music_platform.defs.staging.definitions import defs as staging_defs
+        from music_platform.resources import build_resources
         from music_platform.settings import get_settings
 
         settings = get_settings()
         settings.ensure_home()
-        selection = select_sources(settings)
         defs = dg.Definitions.merge(
-            build_defs(selection),
-            dg.Definitions(
-                assets=build_staging_assets(staging_sources(selection)),
-                resources={
-                    "staging": StagingResource(
-                        backend=settings.staging_backend,
-                        duckdb_path=str(settings.staging_path),
-                        postgres_schema=settings.postgres.staging_schema,
-                    )
-                },
-            ),
+            sources_defs, staging_defs, dg.Definitions(resources=build_resources(settings))
         )
         job = defs.resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(

@@ -11,14 +11,15 @@ import pytest
 from music_platform_tests.platform_env import applied, platform_environment
 
 
-@pytest.mark.parametrize("asset", [["staging", "users"], ["landing", "tracks"]])
+@pytest.mark.parametrize("asset", [["staging", "staged_users"], ["landing", "landed_tracks"]])
 def test_a_check_launched_alone_names_the_asset_to_materialize(
     tmp_path: Path, asset: list[str]
 ) -> None:
     with applied(platform_environment(tmp_path / "home")):
         from music_platform.definitions import build_definitions
+        from music_platform.settings import get_settings
 
-        definitions = build_definitions()
+        definitions = build_definitions(get_settings())
         key = dg.AssetKey(asset)
         check = next(
             check

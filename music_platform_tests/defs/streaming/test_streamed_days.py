@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from music_platform.definitions import build_definitions
-from music_platform.defs.sources.synthetic import synthetic_config
+from music_platform.defs.shared.keys import PARTITIONS_START
 from music_platform.defs.streaming.assets import CHECK_NAME, STREAM_KEY
 from music_platform.defs.streaming.sensor import closed_days, streamed_days_sensor
 from music_platform.lib.staging import DuckDBStagingStore
@@ -19,6 +19,7 @@ from music_platform.lib.streaming.consumer import EventConsumer
 from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.streaming.sink import event_sink
+from music_platform.lib.synthetic import config_from
 from music_platform.settings import get_settings
 from music_platform_tests.platform_env import applied, platform_environment, run_cli
 
@@ -54,16 +55,18 @@ def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, b
         ensure_topic(settings.kafka, settings.kafka.topic, 3)
         # A day of the same world's listening, replayed over `day`.
         midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        as_of = dt.date.fromisoformat(settings.partitions_start)
+        as_of = dt.date.fromisoformat(PARTITIONS_START)
         produce(
-            synthetic_events(synthetic_config(), count=STREAMED, as_of=as_of, now=midnight),
+            synthetic_events(
+                config_from(settings.synthetic), count=STREAMED, as_of=as_of, now=midnight
+            ),
             settings.kafka,
         )
         sink = event_sink(DuckDBStagingStore(settings.staging_path))
         report = EventConsumer(sink, settings.kafka).run(idle_seconds=2)
         assert report.staged == STREAMED
 
-        defs = build_definitions()
+        defs = build_definitions(get_settings())
         instance = dg.DagsterInstance.ephemeral()
         context = dg.build_sensor_context(instance=instance, definitions=defs)
         result = streamed_days_sensor(context)

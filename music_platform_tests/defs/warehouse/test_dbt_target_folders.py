@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from music_platform.defs.warehouse.resources import (
+from music_platform.resources.dbt import (
     KEPT_INVOCATIONS,
     dbt_cli_resource,
     prune_invocation_folders,

@@ -24,6 +24,7 @@ from music_platform.lib.sources.files import (
     screen_tidytuesday_songs,
 )
 from music_platform.lib.sources.kaggle import screen_tracks_csv
+from music_platform.settings import get_settings
 
 Rows = list[list[str]]
 
@@ -356,6 +357,7 @@ def observe(source: Source, path: Path, previous: pl.DataFrame | None) -> Observ
         landed,
         previous=previous,
         what=f"the {source.name} file",
+        max_reject_rate=get_settings().max_reject_rate,
         profile=source.profile,
         screened_rows=screened.rows,
     )

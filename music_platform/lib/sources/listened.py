@@ -10,25 +10,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import dagster as dg
-
-from music_platform.defs.sources import lastfm
-from music_platform.defs.sources.landing import read_landed
-from music_platform.defs.sources.selection import ListensSource, SourceSelection
 from music_platform.lib.events import as_listens
 from music_platform.lib.raw_files import raw_path, read_raw
 from music_platform.lib.schemas import ColumnType, polars_schema
+from music_platform.lib.sources import lastfm
 from music_platform.lib.sources.events_file import decode_lines
 from music_platform.lib.sources.files import lastfm_1k_to_listens
 from music_platform.lib.sources.identity import name_id
+from music_platform.lib.sources.landed import read_landed
+from music_platform.lib.sources.selection import ListensSource, SourceSelection
 
 if TYPE_CHECKING:
     import polars as pl
 
+# Where the listening files land under the raw folder (lib/raw_files.py).
 LASTFM_1K_SOURCE = "lastfm_1k"
-LASTFM_1K_KEY = dg.AssetKey(["raw", LASTFM_1K_SOURCE, "scrobbles"])
 EVENTS_FILE_SOURCE = "events_file"
-EVENTS_FILE_KEY = dg.AssetKey(["raw", EVENTS_FILE_SOURCE, "events"])
 LISTENED_SCHEMA: dict[str, ColumnType] = {
     "user_id": ColumnType.STRING,
     "listened_at": ColumnType.TIMESTAMP,
@@ -43,14 +40,6 @@ _LANDED = {
     ListensSource.LASTFM_FILE: (LASTFM_1K_SOURCE, "scrobbles"),
     ListensSource.EVENTS_FILE: (EVENTS_FILE_SOURCE, "events"),
 }
-
-
-def raw_listens_key(selection: SourceSelection) -> dg.AssetKey:
-    return {
-        ListensSource.LASTFM: lastfm.SCROBBLES_KEY,
-        ListensSource.LASTFM_FILE: LASTFM_1K_KEY,
-        ListensSource.EVENTS_FILE: EVENTS_FILE_KEY,
-    }[selection.listens]
 
 
 def _text(value: object) -> str | None:

@@ -1,4 +1,6 @@
-"""Which source feeds each entity, decided once from the settings and explained in metadata.
+"""Which provider feeds each entity, decided at run time from the settings and the external
+folder, and explained in metadata. Every provider's raw assets exist whatever is chosen: the
+inactive ones materialize as skipped, saying what to set.
 
 - listens (and the users who made them): the Last.fm API when LASTFM_API_KEY and LASTFM_USERS
   are set, else a listening-events file (LISTEN_EVENTS_FILE, or JSON lines dropped in the
@@ -6,9 +8,9 @@
 - tracks and artists: synthetic listening draws from the synthetic catalogue. Real listening
   gets a catalogue reconciled from every real source: Spotify (when its keys are set) resolves
   what was heard, then Kaggle and TidyTuesday rows, then Last.fm's own track and artist info.
-- raw/kaggle/tracks is always defined (the file sensor targets it): it lands KAGGLE_TRACKS_CSV or
-  Kaggle-format files dropped in the external folder, else downloads with Kaggle credentials
-  unless a mode without the network is forced.
+- raw/kaggle_tracks lands KAGGLE_TRACKS_CSV or Kaggle-format files dropped in the external
+  folder in every mode (the file sensor's path), else downloads with Kaggle credentials unless a
+  mode without the network is forced.
 
 MUSIC_PLATFORM_SOURCE (or `music-platform run --source`) forces one mode for every source.
 """
@@ -20,6 +22,24 @@ from enum import StrEnum
 from pathlib import Path
 
 from music_platform.settings import Settings, SettingsError, SourceMode
+
+# What the events-file provider reads from the external folder when LISTEN_EVENTS_FILE is unset.
+EVENTS_FILE_PATTERN = "*.jsonl"
+# What raw/kaggle_tracks reads from the external folder besides KAGGLE_TRACKS_CSV.
+CATALOGUE_FILE_PATTERN = "*.csv"
+
+
+class Provider(StrEnum):
+    """A family of raw assets that is active, or skipped, as a whole."""
+
+    SYNTHETIC = "synthetic"
+    LASTFM = "lastfm"
+    LASTFM_FILE = "lastfm_1k"
+    EVENTS_FILE = "events_file"
+    SPOTIFY = "spotify"
+    TIDYTUESDAY = "tidytuesday"
+    IDENTITY = "track_identity"
+    """The cross-source identity that reconciles real listening's tracks."""
 
 
 class ListensSource(StrEnum):
@@ -36,9 +56,9 @@ class SourceSelection:
     spotify: bool
     """raw/spotify/* resolve and fetch what was heard."""
     kaggle_download: bool
-    """raw/kaggle/tracks may download the dataset when no local file is given."""
+    """raw/kaggle_tracks may download the dataset when no local file is given."""
     tidytuesday: bool
-    """raw/tidytuesday/songs lands TIDYTUESDAY_SONGS_CSV."""
+    """raw/tidytuesday_songs lands TIDYTUESDAY_SONGS_CSV."""
     reasons: tuple[str, ...]
 
     @property
@@ -50,6 +70,36 @@ class SourceSelection:
         """Where staging's tracks and artists come from: `synthetic` or `reconciled`."""
         return "synthetic" if self.synthetic else "reconciled"
 
+    def skip_reason(self, provider: Provider) -> str | None:
+        """None when `provider` is active in this selection; otherwise why not, and what to set
+        to make it so."""
+        listens = self.listens.value
+        if provider is Provider.SPOTIFY:
+            if self.spotify:
+                return None
+            if self.synthetic:
+                return "resolves real listening's tracks; listens come from synthetic"
+            return "needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+        if provider is Provider.TIDYTUESDAY:
+            if self.tidytuesday:
+                return None
+            return "needs TIDYTUESDAY_SONGS_CSV (a TidyTuesday spotify_songs.csv)"
+        if provider is Provider.IDENTITY:
+            if not self.synthetic:
+                return None
+            return "reconciles real listening's tracks; synthetic listens bring their catalogue"
+        if provider.value == listens:
+            return None
+        wanted = {
+            Provider.SYNTHETIC: "no Last.fm keys, events or scrobbles file (or "
+            "MUSIC_PLATFORM_SOURCE=synthetic)",
+            Provider.LASTFM: "LASTFM_API_KEY and LASTFM_USERS",
+            Provider.LASTFM_FILE: "LASTFM_SCROBBLES_FILE (a Last.fm 1K-format TSV), with no "
+            "Last.fm keys or events file",
+            Provider.EVENTS_FILE: "LISTEN_EVENTS_FILE, or *.jsonl files in the external folder",
+        }[provider]
+        return f"needs {wanted}; listens come from {listens}"
+
     def as_metadata(self) -> dict[str, str]:
         return {
             "source_mode": self.mode.value,
@@ -57,6 +107,22 @@ class SourceSelection:
             "catalogue_source": self.catalogue,
             "why": "; ".join(self.reasons),
         }
+
+
+def listen_events_files(settings: Settings) -> list[Path]:
+    """LISTEN_EVENTS_FILE, else the JSON-lines files dropped in the external folder."""
+    if settings.sources.listen_events_file is not None:
+        return [settings.sources.listen_events_file]
+    folder = settings.external_dir
+    return sorted(folder.glob(EVENTS_FILE_PATTERN)) if folder.is_dir() else []
+
+
+def kaggle_files(settings: Settings) -> list[Path]:
+    """KAGGLE_TRACKS_CSV, then every CSV dropped into the external folder."""
+    given = settings.sources.kaggle_tracks_csv
+    folder = settings.external_dir
+    dropped = sorted(folder.glob(CATALOGUE_FILE_PATTERN)) if folder.is_dir() else []
+    return [*([given] if given else []), *dropped]
 
 
 def _forced_live(settings: Settings) -> SourceSelection:
@@ -89,7 +155,7 @@ def _file_listens(settings: Settings) -> tuple[ListensSource, str, Path, str] | 
     """The listens file to read: its source, setting, (first) path and why. An events file wins
     over a scrobbles file."""
     sources = settings.sources
-    events = settings.listen_events_files
+    events = listen_events_files(settings)
     if events:
         named = "LISTEN_EVENTS_FILE" if sources.listen_events_file else "the external folder"
         reason = f"listens from events in {named}: {', '.join(map(str, events))}"
