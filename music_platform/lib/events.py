@@ -357,7 +357,8 @@ def model_frame(events: Sequence[ListenEvent]) -> pl.DataFrame:
 
 
 def as_listens(events: pl.DataFrame) -> pl.DataFrame:
-    """Staged events in staging/staged_listens' raw shape (LISTENS columns, untyped checks to follow)."""
+    """Staged events in staging/staged_listens' raw shape (LISTENS columns, untyped checks to
+    follow)."""
     import polars as pl
 
     return events.select(

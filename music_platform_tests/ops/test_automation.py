@@ -176,7 +176,7 @@ def test_every_asset_is_automated_by_exactly_one_mechanism(defs: dg.Definitions)
             assert node.automation_condition is not None, f"{name} never follows its parents"
         else:
             assert node.automation_condition == automation.REFRESH_DAILY, name
-    # staging/staged_listens also reads the Kafka stream, whose own sensor requests the days it ends.
+    # staging/staged_listens also reads the Kafka stream, whose sensor requests the days it ends.
     follow_batch_parents = automation.FOLLOW_PARENTS.ignore(dg.AssetSelection.assets(STREAM_KEY))
     for name in (*DAILY_PATH, "dim_track"):
         node = graph.get(dg.AssetKey.from_user_string(name))

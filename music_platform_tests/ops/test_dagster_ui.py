@@ -449,7 +449,8 @@ def test_a_new_day_is_one_automation_run_that_stops_at_a_failing_blocking_check(
     ]
 
     # A bad day: its listens play tracks staging does not know. The same one run starts,
-    # staging/staged_listens fails its blocking reject-rate check, and nothing after it materializes.
+    # staging/staged_listens fails its blocking reject-rate check, and nothing after it
+    # materializes.
     # (Once automation has seen the good day: a tick that sees a model's own update and its
     # parent's newer one together lets the model's update win, and skips it.)
     _settle(platform)

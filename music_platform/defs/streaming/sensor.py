@@ -55,8 +55,8 @@ def _lag(kafka: KafkaSettings, stats_offsets: dict[int, int]) -> dict[int, int] 
     asset_selection=dg.AssetSelection.assets(STAGING_LISTENS_KEY).downstream(),
     description=(
         "Observes stream/listen_events (rows, last event, consumer lag) and requests "
-        "staging/staged_listens and its daily descendants (with the views between them) for each ended "
-        "day with new streamed events."
+        "staging/staged_listens and its daily descendants (with the views between them) for each "
+        "ended day with new streamed events."
     ),
 )
 def streamed_days_sensor(
@@ -99,7 +99,8 @@ def streamed_days_sensor(
         if graph.get(key).partitions_def == daily_partitions
     ]
     # Unpartitioned views between the daily assets (stg_landing__listens) stay selected: without
-    # them the run has no edge from landing/landed_listens to the daily dbt models and may run those first.
+    # them the run has no edge from landing/landed_listens to the daily dbt models and may run
+    # those first.
     targets = (downstream & dg.AssetSelection.assets(*daily).upstream()).resolve(graph)
     requests = [
         dg.RunRequest(
