@@ -72,7 +72,12 @@ def _tick(
     instance: dg.DagsterInstance,
     cursor: str | None,
 ):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs,
+        resources={"settings": get_settings()},
+    )
     return sensor.evaluate_tick(context)
 
 
@@ -202,6 +207,7 @@ def test_failed_runs_are_recorded_where_status_reads_them(home: Path) -> None:
             dagster_instance=instance,
             dagster_run=result.dagster_run,
             dagster_event=result.get_run_failure_event(),
+            resources={"settings": get_settings()},
         ).for_run_failure()
         automation.record_run_failures(context)
 

@@ -20,6 +20,7 @@ from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.streaming.sink import event_sink
 from music_platform.lib.synthetic import config_from
+from music_platform.resources import build_resources
 from music_platform.settings import get_settings
 from music_platform_tests.platform_env import applied, platform_environment, run_cli
 
@@ -68,7 +69,8 @@ def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, b
 
         defs = build_definitions(get_settings())
         instance = dg.DagsterInstance.ephemeral()
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        resources = build_resources(settings)
+        context = dg.build_sensor_context(instance=instance, definitions=defs, resources=resources)
         result = streamed_days_sensor(context)
         assert [request.partition_key for request in result.run_requests] == [day.isoformat()]
         [observed, check] = result.asset_events
@@ -87,7 +89,9 @@ def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, b
 
         # Nothing new: the next tick requests nothing.
         again = streamed_days_sensor(
-            dg.build_sensor_context(instance=instance, definitions=defs, cursor=result.cursor)
+            dg.build_sensor_context(
+                instance=instance, definitions=defs, cursor=result.cursor, resources=resources
+            )
         )
         assert again.run_requests == []
     assert _facts(home, day) == batch_rows + STREAMED
