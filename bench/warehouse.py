@@ -150,12 +150,12 @@ class DbtRun:
 
 
 def dbt(args: list[str], *, warehouse_path: Path, work_dir: Path) -> DbtRun:
-    """Run dbt on the DuckDB target with its own target and log folders."""
+    """Run dbt on the `local` (DuckDB) target with its own target and log folders."""
     command = [
         str(Path(sys.executable).with_name("dbt")),
         *args,
         "--target",
-        "duckdb",
+        "local",
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",

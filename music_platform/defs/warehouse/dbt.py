@@ -101,7 +101,7 @@ def ensure_manifest(project: DbtProject) -> Path:
     re-imports the definitions in every step).
     """
     manifest = project.manifest_path
-    target = project.target or "duckdb"
+    target = project.target or "local"
     parsed_for = manifest.with_name("manifest.target")
     if (
         manifest.exists()
