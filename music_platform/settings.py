@@ -299,7 +299,8 @@ class Settings(BaseSettings):
 
     @property
     def dbt_target(self) -> str:
-        return self.warehouse_backend
+        """The dbt profile's target: named by environment, as in dbt_project/profiles.yml."""
+        return self.env.value
 
     @property
     def postgres(self) -> PostgresSettings:

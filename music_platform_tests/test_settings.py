@@ -13,10 +13,10 @@ from music_platform_tests.platform_env import applied
 @pytest.mark.parametrize(
     ("env", "staging", "warehouse", "dbt_target"),
     [
-        ("local", "duckdb", "duckdb", "duckdb"),
-        ("dev", "postgres", "duckdb", "duckdb"),
-        ("prod", "postgres", "snowflake", "snowflake"),
-        (" DEV ", "postgres", "duckdb", "duckdb"),
+        ("local", "duckdb", "duckdb", "local"),
+        ("dev", "postgres", "duckdb", "dev"),
+        ("prod", "postgres", "snowflake", "prod"),
+        (" DEV ", "postgres", "duckdb", "dev"),
     ],
 )
 def test_environment_picks_backends(

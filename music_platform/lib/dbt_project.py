@@ -16,7 +16,7 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # The definitions read only the project's graph (models, tests, tags), which is the same on
 # every target, so one manifest, parsed for the embedded target, serves every environment; each
 # run's own invocation compiles for its environment's target.
-MANIFEST_TARGET = "duckdb"
+MANIFEST_TARGET = "local"
 
 
 def _sources_newer_than(manifest: Path, project_dir: Path) -> bool:

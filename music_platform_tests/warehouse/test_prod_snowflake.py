@@ -1,5 +1,5 @@
 """`prod` end to end: PostgreSQL staging, fakesnow's Snowflake server as the warehouse, dbt's
-`snowflake` target, through the real `music-platform run` command."""
+`prod` target, through the real `music-platform run` command."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def test_dbt_runs_duckdb_within_the_memory_limit_setting(tmp_path: Path) -> None
             "--inline",
             "select current_setting('memory_limit') as memory_limit",
             "--target",
-            "duckdb",
+            "local",
             "--target-path",
             str(tmp_path / "target"),
             "--output",

@@ -38,7 +38,7 @@ def test_only_the_newest_invocation_folders_stay_and_other_files_are_left_alone(
 
 
 def test_a_new_invocation_prunes_its_older_siblings(tmp_path: Path) -> None:
-    resource = dbt_cli_resource("duckdb").model_copy(update={"project_dir": str(tmp_path)})
+    resource = dbt_cli_resource("local").model_copy(update={"project_dir": str(tmp_path)})
     target = tmp_path / "target"
     for n in range(KEPT_INVOCATIONS + 5):
         _invocation(target, f"dbt_catalogue_models-{n:07x}-0000000", age=n + 1)
