@@ -19,7 +19,7 @@ COPY music_platform ./music_platform
 COPY dbt_project ./dbt_project
 COPY workspace.yaml ./
 RUN uv sync --frozen --no-dev
-COPY dagster.yaml /opt/dagster/home/dagster.yaml
+COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 
 # Parse dbt once at build time so no container pays for it at start-up.
 RUN music-platform prepare

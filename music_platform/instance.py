@@ -10,20 +10,21 @@ from pathlib import Path
 from music_platform.settings import Environment, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LOCAL_INSTANCE_CONFIG = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+LOCAL_INSTANCE_CONFIG = REPO_ROOT / "dagster.yaml"
+SERVER_INSTANCE_CONFIG = REPO_ROOT / "deploy" / "dagster.yaml"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME for this environment: SQLite under the data directory in `local`, the
-    repository's dagster.yaml (PostgreSQL storage) in `dev` and `prod`."""
+    """DAGSTER_HOME for this environment: SQLite under the data directory in `local`
+    (dagster.yaml), PostgreSQL storage in `dev` and `prod` (deploy/dagster.yaml)."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if settings.env is Environment.LOCAL:
         if not config.exists():
-            config.write_text(LOCAL_INSTANCE_CONFIG)
+            shutil.copyfile(LOCAL_INSTANCE_CONFIG, config)
     else:
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+        shutil.copyfile(SERVER_INSTANCE_CONFIG, config)
         # dagster.yaml reads its connection from these; derive any not set from the settings.
         postgres = settings.postgres
         for name, value in (

@@ -61,7 +61,9 @@ def test_every_dagster_service_gets_the_dev_environment(compose: dict) -> None:
         "POSTGRES_HOST": "postgres",
         "DAGSTER_HOME": "/opt/dagster/home",
     }
-    instance_variables = set(re.findall(r"env: (\w+)", (REPO_ROOT / "dagster.yaml").read_text()))
+    instance_variables = set(
+        re.findall(r"env: (\w+)", (REPO_ROOT / "deploy" / "dagster.yaml").read_text())
+    )
     for name in DAGSTER_SERVICES:
         environment = compose["services"][name]["environment"]
         for variable, value in needed.items():
@@ -117,14 +119,14 @@ def test_dockerfile_builds_the_image_the_services_expect() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert dockerfile.startswith("# ") and "FROM python:3.11-slim" in dockerfile
     assert "uv sync --frozen --no-dev" in dockerfile
-    assert "COPY dagster.yaml /opt/dagster/home/dagster.yaml" in dockerfile
+    assert "COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml" in dockerfile
     assert "music-platform prepare" in dockerfile, "the dbt manifest is built into the image"
     assert re.search(r"^USER \w+", dockerfile, re.MULTILINE), "the services do not run as root"
     assert "EXPOSE 3000 4000" in dockerfile
 
 
 def test_instance_config_is_valid_and_quiet(tmp_path: Path) -> None:
-    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
     config, _ = dagster_instance_config(str(tmp_path))  # raises on invalid or conflicting keys
     postgres = config["storage"]["postgres"]["postgres_db"]
     assert postgres["scheme"] == "postgresql+psycopg2"

@@ -20,7 +20,8 @@ def test_warehouse_pool_runs_one_step_at_a_time(
 ) -> None:
     trace = tmp_path / "trace.jsonl"
     monkeypatch.setenv(pool_probe.TRACE_VARIABLE, str(trace))
-    concurrency = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())["concurrency"]
+    config = (REPO_ROOT / "deploy" / "dagster.yaml").read_text()
+    concurrency = yaml.safe_load(config)["concurrency"]
     with dg.instance_for_test(
         temp_dir=str(tmp_path), overrides={"concurrency": concurrency}
     ) as instance:
