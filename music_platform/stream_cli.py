@@ -102,14 +102,13 @@ def consume(
     from music_platform.lib.staging.store import StagingError
     from music_platform.lib.streaming.consumer import ConsumeReport, EventConsumer
     from music_platform.lib.streaming.kafka import StreamingError
-    from music_platform.lib.streaming.sink import event_sink
     from music_platform.resources import build_resources
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    sink = event_sink(build_resources(settings)["staging"].store())
-    consumer = EventConsumer(sink, settings.kafka, group=group)
+    store = build_resources(settings)["staging"].store()
+    consumer = EventConsumer(store, settings.kafka, group=group)
 
     def progress(report: ConsumeReport) -> None:
         console.print(
