@@ -7,15 +7,20 @@ loads) are blocking checks, judged before the write: a blocked load writes nothi
 previous partition or table stays whole.
 
 Which raw assets feed each table, and how their rows map to the contract, comes from the active
-sources' `StagingSource` (defs/sources/providers.py); staging itself is source-agnostic.
+sources' `StagingSource` (defs/sources/providers.py); staging itself is source-agnostic. A day of
+listens also takes the events streamed for it (stream/listen_events), inside the database in the
+transaction that replaces the day, and its blocking checks judge the day with them.
 """
 
 import statistics
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from music_platform.defs.keys import STREAM_LISTEN_EVENTS
 from music_platform.defs.partitions import (
     CATALOGUE_FRESHNESS,
     DAILY_FRESHNESS,
@@ -30,6 +35,9 @@ from music_platform.lib.quality import compare
 from music_platform.lib.staging.store import LoadResult, PreparedLoad, StagingStore, prepare_load
 from music_platform.lib.staging.validate import DUPLICATE_REASON_PREFIX
 from music_platform.settings import get_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 KINDS = {"python"}
 VOLUME_CHECK = "volume_as_expected"
@@ -174,15 +182,22 @@ def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> d
     }
 
 
-def _reject_rate(prepared: PreparedLoad) -> float:
-    """Rejected share of a prepared load, duplicates (dropped without alarm) left out."""
-    duplicates = sum(
-        count
-        for reason, count in prepared.validation.reject_reasons.items()
-        if reason.startswith(DUPLICATE_REASON_PREFIX)
-    )
-    rejected = prepared.rejects.height - duplicates
-    return rejected / max(prepared.rows.height + rejected, 1)
+def _reject_rate(result: LoadResult) -> float:
+    """Rejected share of a load, duplicates (dropped without alarm) left out."""
+    rejected = result.rows_rejected - _deduplicated([result])
+    return rejected / max(result.rows_loaded + rejected, 1)
+
+
+def _refusal(result: LoadResult, volume: compare.Finding) -> str | None:
+    """Why a blocking check fails on the load, if one does."""
+    threshold = get_settings().max_reject_rate
+    rate = _reject_rate(result)
+    where = result.partition_key or result.table_name
+    if rate > threshold:
+        return f"{where}: {rate:.2%} rejected (limit {threshold:.2%})"
+    if not volume.passed:
+        return f"{where}: {volume.description}"
+    return None
 
 
 def _write_unless_blocked(
@@ -190,13 +205,9 @@ def _write_unless_blocked(
 ) -> tuple[LoadResult, str | None]:
     """Write the load unless a blocking check would fail on it: then the previous partition
     (or table) stays whole, and the reason is returned."""
-    threshold = get_settings().max_reject_rate
-    rate = _reject_rate(prepared)
-    where = prepared.partition_key or prepared.contract.name
-    if rate > threshold:
-        return prepared.result(0), f"{where}: {rate:.2%} rejected (limit {threshold:.2%})"
-    if not volume.passed:
-        return prepared.result(0), f"{where}: {volume.description}"
+    reason = _refusal(prepared.result(0), volume)
+    if reason is not None:
+        return prepared.result(0), reason
     return store.write(prepared), None
 
 
@@ -283,11 +294,16 @@ def _listens_asset(source: StagingSource) -> dg.AssetsDefinition:
         specs=[
             dg.AssetSpec(
                 staging_key(schemas.LISTENS),
-                deps=[*source.deps, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
+                deps=[
+                    *source.deps,
+                    STREAM_LISTEN_EVENTS,
+                    staging_key(schemas.TRACKS),
+                    staging_key(schemas.USERS),
+                ],
                 description=(
-                    "Typed listening events, one row per event. Events for unknown tracks or "
-                    "users, with impossible durations or outside their day are rejected with the "
-                    "reason."
+                    "Typed listening events, one row per event: the source's and those streamed "
+                    "for the day. Events for unknown tracks or users, with impossible durations "
+                    "or outside their day are rejected with the reason."
                 ),
                 group_name="staging",
                 kinds=KINDS | {get_settings().staging_backend},
@@ -328,8 +344,7 @@ def _stage_listens(
     received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
-        raw, source_name = source.read(partition_key)
-        received += raw.height
+        raw, source_name = _read_day(source, store, partition_key)
         prepared = prepare_load(
             schemas.LISTENS,
             raw,
@@ -339,18 +354,21 @@ def _stage_listens(
             known_keys=known_keys,
             track_durations=durations,
         )
-        volume = _daily_volume(prepared.rows.height, partition_key, history)
-        result, reason = _write_unless_blocked(store, prepared, volume)
+        judge = _DayChecks(partition_key, history)
+        result = store.write(prepared, include_streamed=True, accept=judge)
+        reason = result.refused
         if reason is None:
             history[partition_key] = result.rows_loaded
         else:
             blocked.append(reason)
+        received += raw.height + (result.streamed.received if result.streamed else 0)
         context.log.info(
-            f"{partition_key}: staged {result.rows_loaded} events, rejected {result.rows_rejected}"
-            + (f"; blocked: {reason}" if reason else "")
+            f"{partition_key}: staged {result.rows_loaded} events "
+            f"({result.streamed.loaded if result.streamed else 0} streamed), "
+            f"rejected {result.rows_rejected}" + (f"; blocked: {reason}" if reason else "")
         )
         results.append(result)
-        volumes.append(volume)
+        volumes.append(judge.volume)
     preview = pl.from_arrow(store.read(schemas.LISTENS, context.partition_keys[-1:])).head(10)
     yield dg.MaterializeResult(
         metadata={
@@ -363,6 +381,40 @@ def _stage_listens(
     )
     checks = [*_check_results(schemas.LISTENS, results), _volume_check(schemas.LISTENS, volumes)]
     yield from selected_checks(context, checks)
+
+
+def _read_day(
+    source: StagingSource, store: StagingStore, partition_key: str
+) -> tuple["pl.DataFrame", str]:
+    """The source's rows of the day and the load's source name. A day the source has not
+    landed but the stream has events for is staged from the stream alone (the source's run
+    adds its rows later)."""
+    import polars as pl
+
+    from music_platform.lib.events import LISTEN_EVENTS
+
+    streamed = store.count(LISTEN_EVENTS, partition_key) > 0
+    try:
+        raw, name = source.read(partition_key)
+    except FileNotFoundError:
+        if not streamed:
+            raise
+        return pl.DataFrame(schema=schemas.LISTENS.columns), "stream"
+    return raw, f"{name}+stream" if streamed else name or "unknown"
+
+
+@dataclass
+class _DayChecks:
+    """The blocking checks of a day of listens, which the store runs on the day's final counts
+    (its streamed events included) inside the load's transaction: a failure rolls it back."""
+
+    partition_key: str
+    history: dict[str, int]
+    volume: compare.Finding = field(default_factory=lambda: compare.Finding(True, "not judged"))
+
+    def __call__(self, result: LoadResult) -> str | None:
+        self.volume = _daily_volume(result.rows_loaded, self.partition_key, self.history)
+        return _refusal(result, self.volume)
 
 
 def _partition_history(store: StagingStore) -> dict[str, int]:

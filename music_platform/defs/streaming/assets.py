@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from music_platform.defs.keys import STREAM_LISTEN_EVENTS
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from music_platform.lib.staging.store import StagingStore
-    from music_platform.lib.streaming.sink import EventSink, StreamStats
+    from music_platform.lib.staging.streamed import StreamStats
 
-STREAM_KEY = dg.AssetKey(["stream", "listen_events"])
 CHECK_NAME = "late_and_duplicate_events"
 # Shares of received events above which the check warns: a producer resending too much, or a
 # consumer (or device clocks) running far behind.
@@ -31,7 +31,7 @@ STREAM_FRESHNESS = dg.FreshnessPolicy.time_window(
 )
 
 stream_listen_events = dg.AssetSpec(
-    key=STREAM_KEY,
+    key=STREAM_LISTEN_EVENTS,
     description=(
         "Listening events landed from the Kafka topic (KAFKA_TOPIC) into staging.listen_events "
         "by `music-platform stream consume`, exactly once per event_id; invalid events go to "
@@ -53,18 +53,12 @@ def staging_store(settings: Settings) -> StagingStore:
     ).store()
 
 
-def stream_sink(store: StagingStore) -> EventSink:
-    from music_platform.lib.streaming.sink import event_sink
-
-    return event_sink(store)
-
-
 def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
     """Warn when too many events arrive twice or after their day ended."""
     received = max(stats.received - stats.rejected, 1)
     duplicate_share, late_share = stats.duplicates / received, stats.late / received
     return dg.AssetCheckEvaluation(
-        asset_key=STREAM_KEY,
+        asset_key=STREAM_LISTEN_EVENTS,
         check_name=CHECK_NAME,
         passed=duplicate_share <= MAX_DUPLICATE_SHARE and late_share <= MAX_LATE_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
@@ -86,7 +80,7 @@ def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
 
 
 @dg.asset_check(
-    asset=STREAM_KEY,
+    asset=STREAM_LISTEN_EVENTS,
     name=CHECK_NAME,
     description=(
         f"At most {MAX_DUPLICATE_SHARE:.0%} of streamed events arrive twice and at most "
@@ -94,7 +88,7 @@ def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
     ),
 )
 def late_and_duplicate_events(staging: StagingResource) -> dg.AssetCheckResult:
-    evaluation = check_evaluation(stream_sink(staging.store()).stats())
+    evaluation = check_evaluation(staging.store().stream_stats())
     return dg.AssetCheckResult(
         passed=evaluation.passed,
         severity=evaluation.severity,

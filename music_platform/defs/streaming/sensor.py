@@ -15,13 +15,9 @@ import json
 
 import dagster as dg
 
+from music_platform.defs.keys import STREAM_LISTEN_EVENTS
 from music_platform.defs.partitions import daily_partitions
-from music_platform.defs.streaming.assets import (
-    STREAM_KEY,
-    check_evaluation,
-    staging_store,
-    stream_sink,
-)
+from music_platform.defs.streaming.assets import check_evaluation, staging_store
 from music_platform.settings import get_settings
 
 STAGING_LISTENS_KEY = dg.AssetKey(["staging", "listens"])
@@ -66,9 +62,9 @@ def _lag(stats_offsets: dict[int, int]) -> dict[int, int] | None:
 def streamed_days_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     settings = get_settings()
     cursor = json.loads(context.cursor) if context.cursor else {"rows": -1, "days": {}}
-    sink = stream_sink(staging_store(settings))
-    stats = sink.stats()
-    lag = _lag(sink.offsets(settings.kafka.consumer_group, settings.kafka.topic))
+    store = staging_store(settings)
+    stats = store.stream_stats()
+    lag = _lag(store.consumer_offsets(settings.kafka.consumer_group, settings.kafka.topic))
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(stats.rows),
         "last_event_at": (stats.last_played_at.isoformat() if stats.last_played_at else "none"),
@@ -84,9 +80,9 @@ def streamed_days_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     }
     event: dg.AssetMaterialization | dg.AssetObservation
     if stats.rows != cursor["rows"]:
-        event = dg.AssetMaterialization(asset_key=STREAM_KEY, metadata=metadata)
+        event = dg.AssetMaterialization(asset_key=STREAM_LISTEN_EVENTS, metadata=metadata)
     else:
-        event = dg.AssetObservation(asset_key=STREAM_KEY, metadata=metadata)
+        event = dg.AssetObservation(asset_key=STREAM_LISTEN_EVENTS, metadata=metadata)
 
     now = dt.datetime.now(dt.UTC)
     ready = closed_days(

@@ -11,14 +11,14 @@ import duckdb
 import pytest
 
 from music_platform.definitions import build_definitions
+from music_platform.defs.keys import STREAM_LISTEN_EVENTS as STREAM_KEY
 from music_platform.defs.sources.synthetic import synthetic_config
-from music_platform.defs.streaming.assets import CHECK_NAME, STREAM_KEY
+from music_platform.defs.streaming.assets import CHECK_NAME
 from music_platform.defs.streaming.sensor import closed_days, streamed_days_sensor
 from music_platform.lib.staging import DuckDBStagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
 from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
-from music_platform.lib.streaming.sink import event_sink
 from music_platform.settings import get_settings
 from music_platform_tests.platform_env import applied, platform_environment, run_cli
 
@@ -59,8 +59,8 @@ def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, b
             synthetic_events(synthetic_config(), count=STREAMED, as_of=as_of, now=midnight),
             settings.kafka,
         )
-        sink = event_sink(DuckDBStagingStore(settings.staging_path))
-        report = EventConsumer(sink, settings.kafka).run(idle_seconds=2)
+        store = DuckDBStagingStore(settings.staging_path)
+        report = EventConsumer(store, settings.kafka).run(idle_seconds=2)
         assert report.staged == STREAMED
 
         defs = build_definitions()

@@ -9,44 +9,28 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from music_platform.lib.events import (
-    LISTEN_EVENTS,
-    ListenEvent,
-    as_listens,
-    events_frame,
-    model_frame,
-)
+from music_platform.lib.events import LISTEN_EVENTS, as_listens
 from music_platform.lib.schemas import LISTENS, TRACKS, USERS, rejects_columns
 from music_platform.lib.staging import LoadResult, StagingStore
 from music_platform.lib.staging.store import prepare_load
 from music_platform.lib.staging.streamed import EventBatch
 from music_platform_tests.lib.staging.conftest import StoreFactory
-from music_platform_tests.lib.staging.frames import DAY, DAY_START, listens
+from music_platform_tests.lib.staging.frames import (
+    DAY,
+    DAY_START,
+    TRACK_MS,
+    catalogues,
+    listens,
+    streamed_events,
+)
 
 TOPIC = "events"
 GROUP = "staging"
-TRACK_MS = 200_000
 NEXT_DAY_START = DAY_START + dt.timedelta(days=1)
 
 
 class InjectedFaultError(RuntimeError):
     pass
-
-
-def streamed(*events: tuple[str, str, str, dt.datetime, int]) -> pl.DataFrame:
-    """LISTEN_EVENTS rows of (event_id, user_id, track_id, played_at, ms_played)."""
-    models = [
-        ListenEvent(
-            event_id=event_id,
-            user_id=user,
-            track_id=track,
-            played_at=played_at,
-            ms_played=ms_played,
-        )
-        for event_id, user, track, played_at, ms_played in events
-    ]
-    offsets = list(range(len(models)))
-    return events_frame(model_frame(models), partitions=[0] * len(models), offsets=offsets)
 
 
 def no_rejects() -> pl.DataFrame:
@@ -63,7 +47,7 @@ def at(hours: float, start: dt.datetime = DAY_START) -> dt.datetime:
 def test_a_batch_stages_each_event_once_and_advances_the_offsets(store: StagingStore) -> None:
     first = store.write_events(
         EventBatch(
-            events=streamed(
+            events=streamed_events(
                 ("a", "user_001", "track_0001", at(1), 1_000),
                 ("b", "user_001", "track_0001", at(2), 1_000),
                 ("b", "user_001", "track_0001", at(2), 1_000),  # sent twice in the batch
@@ -80,7 +64,7 @@ def test_a_batch_stages_each_event_once_and_advances_the_offsets(store: StagingS
     # "b" is already staged; an offset behind the stored one never moves it back.
     second = store.write_events(
         EventBatch(
-            events=streamed(
+            events=streamed_events(
                 ("b", "user_001", "track_0001", at(2), 1_000),
                 ("c", "user_002", "track_0002", at(3, NEXT_DAY_START), 1_000),
             ),
@@ -107,7 +91,7 @@ def test_a_batch_failing_after_its_rows_leaves_neither_rows_nor_offsets(
     store: StagingStore,
 ) -> None:
     batch = EventBatch(
-        events=streamed(("a", "user_001", "track_0001", at(1), 1_000)),
+        events=streamed_events(("a", "user_001", "track_0001", at(1), 1_000)),
         rejects=no_rejects(),
         source=f"kafka:{TOPIC}",
         offsets={(TOPIC, 0): 1},
@@ -131,12 +115,8 @@ def test_a_batch_failing_after_its_rows_leaves_neither_rows_nor_offsets(
 
 
 def stage_catalogues(store: StagingStore) -> None:
-    tracks = pl.DataFrame(
-        {"track_id": [f"track_{i:04d}" for i in range(500)], "duration_ms": [TRACK_MS] * 500}
-    )
-    users = pl.DataFrame({"user_id": [f"user_{i:03d}" for i in range(50)]})
-    store.replace_table(TRACKS, tracks, source="test", batch_id="tracks")
-    store.replace_table(USERS, users, source="test", batch_id="users")
+    for contract, frame in catalogues():
+        store.replace_table(contract, frame, source="test", batch_id=contract.name)
 
 
 def stream(store: StagingStore, events: pl.DataFrame) -> None:
@@ -196,7 +176,7 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
     )
     stream(
         store,
-        streamed(
+        streamed_events(
             ("s-new-1", "user_001", "track_0001", at(1), 1_000),
             ("s-new-2", "user_002", "track_0002", at(2), 1_000),
             ("e00000007", "user_003", "track_0003", at(3), 9),  # also in the batch
@@ -253,7 +233,7 @@ def test_a_day_only_the_stream_has_is_staged_from_it(store: StagingStore) -> Non
     stage_catalogues(store)
     stream(
         store,
-        streamed(
+        streamed_events(
             ("s-1", "user_001", "track_0001", at(1), 1_000),
             ("s-2", "user_002", "track_0002", at(2), 1_000),
         ),
@@ -272,7 +252,7 @@ def test_rerunning_a_day_with_streamed_events_is_idempotent(store: StagingStore)
     stage_catalogues(store)
     stream(
         store,
-        streamed(
+        streamed_events(
             ("s-1", "user_001", "track_0001", at(1), 1_000),
             ("e00000001", "user_001", "track_0001", at(1), 1_000),
             ("s-unknown", "user_001", "track_9999", at(2), 1_000),
@@ -297,7 +277,7 @@ def test_a_day_failing_before_commit_keeps_the_previous_day_whole(
     healthy = make_store()
     stage_catalogues(healthy)
     load_day(healthy, listens(200, prefix="old"), "before")
-    stream(healthy, streamed(("s-1", "user_001", "track_0001", at(1), 1_000)))
+    stream(healthy, streamed_events(("s-1", "user_001", "track_0001", at(1), 1_000)))
     seen: list[LoadResult] = []
 
     def power_cut(result: LoadResult) -> None:
@@ -318,7 +298,7 @@ def test_a_day_failing_before_commit_keeps_the_previous_day_whole(
 def test_a_day_refused_on_its_final_counts_writes_nothing(store: StagingStore) -> None:
     stage_catalogues(store)
     load_day(store, listens(20, prefix="old"), "before")
-    stream(store, streamed(("s-1", "user_001", "track_0001", at(1), 1_000)))
+    stream(store, streamed_events(("s-1", "user_001", "track_0001", at(1), 1_000)))
     judged: list[int] = []
 
     def refuse(result: LoadResult) -> str | None:
