@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from music_platform.lib.events import LISTEN_EVENTS
-from music_platform.lib.schemas import LISTENS, load_metadata
+from music_platform.lib.schemas import LISTENS, TRACKS, USERS, load_metadata
 from music_platform.lib.staging.store import REJECTS_TABLE, PreparedLoad, StreamedRows
 from music_platform.lib.staging.validate import (
     DUPLICATE_REASON_PREFIX,
@@ -261,6 +261,8 @@ def _reasons(dialect: SqlDialect) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Statement:
+    """SQL text in one dialect, with the bind parameters it names."""
+
     text: str
     parameters: dict[str, object]
 
@@ -288,13 +290,12 @@ def streamed_day_statements(
                 e.played_at > :future_after AS in_future,
                 coalesce(e.ms_played > CAST(t.duration_ms AS BIGINT) * {MAX_PLAY_TO_TRACK}, false)
                     AS too_long,
-                EXISTS (
-                    SELECT 1 FROM {listens} b
-                    WHERE b.listen_date = :day AND b.event_id = e.event_id
-                ) AS in_batch
+                b.event_id IS NOT NULL AS in_batch
             FROM {tables[LISTEN_EVENTS.name]} e
-            LEFT JOIN {tables["tracks"]} t ON t.track_id = e.track_id
-            LEFT JOIN {tables["users"]} u ON u.user_id = e.user_id
+            LEFT JOIN {tables[TRACKS.name]} t ON t.track_id = e.track_id
+            LEFT JOIN {tables[USERS.name]} u ON u.user_id = e.user_id
+            -- The day's rows so far are the batch's: a join, not a subquery per event.
+            LEFT JOIN {listens} b ON b.event_id = e.event_id AND b.listen_date = :day
             WHERE e.listen_date = :day
         ) AS checked"""
     columns = ", ".join(LISTENS.columns)
