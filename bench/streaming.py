@@ -37,7 +37,6 @@ from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore,
 from music_platform.lib.streaming.consumer import EventConsumer
 from music_platform.lib.streaming.kafka import FAST_GROUP_SETTINGS, ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
-from music_platform.lib.streaming.sink import event_sink
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.settings import KafkaSettings
 from music_platform_tests.fixtures.tansu import tansu_broker
@@ -97,13 +96,12 @@ def pipeline(settings: KafkaSettings, store: StagingStore, events: int) -> dict[
     started = time.perf_counter()
     produce(synthetic_events(WORLD, count=events, as_of=AS_OF), settings)
     produce_seconds = time.perf_counter() - started
-    sink = event_sink(store)
-    sink.ensure_tables()
-    report = EventConsumer(sink, settings).run(idle_seconds=3, max_events=events)
+    store.ensure_tables()
+    report = EventConsumer(store, settings).run(idle_seconds=3, max_events=events)
     return {
         "staged": report.staged,
         "duplicates": report.duplicates,
-        "rows": sink.stats().rows,
+        "rows": store.stream_stats().rows,
         "produce_seconds": produce_seconds,
         "consume_seconds": report.busy_seconds,
     }

@@ -103,14 +103,13 @@ def consume(
     from music_platform.lib.staging.store import StagingError
     from music_platform.lib.streaming.consumer import ConsumeReport, EventConsumer
     from music_platform.lib.streaming.kafka import StreamingError
-    from music_platform.lib.streaming.sink import event_sink
     from music_platform.resources import staging_resource
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    sink = event_sink(staging_resource(settings).store())
-    consumer = EventConsumer(sink, settings.kafka, group=group)
+    store = staging_resource(settings).store()
+    consumer = EventConsumer(store, settings.kafka, group=group)
 
     def progress(report: ConsumeReport) -> None:
         console.print(

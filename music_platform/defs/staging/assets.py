@@ -8,13 +8,15 @@ previous partition or table stays whole.
 
 Each table depends on every provider that can feed it; which ones do for a run, and how their
 rows map to the contract, comes from the active selection (lib/sources/staging_rows.py), so
-staging itself is source-agnostic. Events streamed through Kafka join each day's listens.
+staging itself is source-agnostic. A day of listens also takes the events streamed for it
+(stream/listen_events), inside the database in the transaction that replaces the day, and its
+blocking checks judge the day with them.
 """
 
-import datetime as dt
 import statistics
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -56,6 +58,7 @@ CATALOGUE_PROVIDERS = {
     schemas.TRACKS.name: (RAW_SYNTHETIC_TRACKS, TRACK_IDENTITY),
     schemas.USERS.name: (RAW_SYNTHETIC_USERS, *RAW_REAL_LISTENS),
 }
+# A day of listens comes from one provider, with the events streamed for it.
 LISTENS_PROVIDERS = (RAW_SYNTHETIC_LISTENS, *RAW_REAL_LISTENS, TRACK_IDENTITY, STREAM_LISTEN_EVENTS)
 VOLUME_CHECK = "volume_as_expected"
 DAILY_VOLUME_DAYS = 7
@@ -167,29 +170,32 @@ def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> d
     }
 
 
-def _reject_rate(prepared: PreparedLoad) -> float:
-    """Rejected share of a prepared load, duplicates (dropped without alarm) left out."""
-    duplicates = sum(
-        count
-        for reason, count in prepared.validation.reject_reasons.items()
-        if reason.startswith(DUPLICATE_REASON_PREFIX)
-    )
-    rejected = prepared.rejects.height - duplicates
-    return rejected / max(prepared.rows.height + rejected, 1)
+def _reject_rate(result: LoadResult) -> float:
+    """Rejected share of a load, duplicates (dropped without alarm) left out."""
+    rejected = result.rows_rejected - _deduplicated([result])
+    return rejected / max(result.rows_loaded + rejected, 1)
+
+
+def _refusal(result: LoadResult, volume: compare.Finding, threshold: float) -> str | None:
+    """Why a blocking check fails on the load (more than `threshold` rejected, or an unexpected
+    volume), if one does."""
+    rate = _reject_rate(result)
+    where = result.partition_key or result.table_name
+    if rate > threshold:
+        return f"{where}: {rate:.2%} rejected (limit {threshold:.2%})"
+    if not volume.passed:
+        return f"{where}: {volume.description}"
+    return None
 
 
 def _write_unless_blocked(
     store: StagingStore, prepared: PreparedLoad, volume: compare.Finding, threshold: float
 ) -> tuple[LoadResult, str | None]:
-    """Write the load unless a blocking check would fail on it (more than `threshold` rejected,
-    or an unexpected volume): then the previous partition (or table) stays whole, and the
-    reason is returned."""
-    rate = _reject_rate(prepared)
-    where = prepared.partition_key or prepared.contract.name
-    if rate > threshold:
-        return prepared.result(0), f"{where}: {rate:.2%} rejected (limit {threshold:.2%})"
-    if not volume.passed:
-        return prepared.result(0), f"{where}: {volume.description}"
+    """Write the load unless a blocking check would fail on it: then the previous partition
+    (or table) stays whole, and the reason is returned."""
+    reason = _refusal(prepared.result(0), volume, threshold)
+    if reason is not None:
+        return prepared.result(0), reason
     return store.write(prepared), None
 
 
@@ -283,9 +289,9 @@ def _listens_asset() -> dg.AssetsDefinition:
                 staging_key(schemas.LISTENS),
                 deps=[*LISTENS_PROVIDERS, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
                 description=(
-                    "Typed listening events, one row per event. Events for unknown tracks or "
-                    "users, with impossible durations or outside their day are rejected with the "
-                    "reason."
+                    "Typed listening events, one row per event: the source's and those streamed "
+                    "for the day. Events for unknown tracks or users, with impossible durations "
+                    "or outside their day are rejected with the reason."
                 ),
                 group_name="staging",
                 kinds=KINDS,
@@ -308,29 +314,6 @@ def _listens_asset() -> dg.AssetsDefinition:
         yield from _stage_listens(context, settings, sources.selection(), staging)
 
     return staging_listens
-
-
-def _day_listens(
-    selection: SourceSelection, settings: Settings, store: StagingStore, partition_key: str
-) -> "tuple[pl.DataFrame, str]":
-    """A day's listens from the active provider, with the day's streamed events added. A day
-    the provider has not landed is staged from the stream alone (its run later adds its rows)."""
-    import polars as pl
-
-    from music_platform.lib.events import as_listens
-    from music_platform.lib.streaming.sink import event_sink
-
-    day = dt.date.fromisoformat(partition_key)
-    streamed = as_listens(event_sink(store).read_days([day]))
-    try:
-        batch, name = staging_rows(schemas.LISTENS, selection, settings, partition_key)
-    except FileNotFoundError:
-        if streamed.is_empty():
-            raise
-        return streamed, "stream"
-    if streamed.is_empty():
-        return batch, name or "unknown"
-    return pl.concat([batch, streamed], how="vertical_relaxed"), f"{name}+stream"
 
 
 def _stage_listens(
@@ -356,8 +339,7 @@ def _stage_listens(
     received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
-        raw, source_name = _day_listens(selection, settings, store, partition_key)
-        received += raw.height
+        raw, source_name = _read_day(selection, settings, store, partition_key)
         prepared = prepare_load(
             schemas.LISTENS,
             raw,
@@ -367,18 +349,21 @@ def _stage_listens(
             known_keys=known_keys,
             track_durations=durations,
         )
-        volume = _daily_volume(prepared.rows.height, partition_key, history)
-        result, reason = _write_unless_blocked(store, prepared, volume, threshold)
+        judge = _DayChecks(partition_key, history, threshold)
+        result = store.write(prepared, include_streamed=True, accept=judge)
+        reason = result.refused
         if reason is None:
             history[partition_key] = result.rows_loaded
         else:
             blocked.append(reason)
+        received += raw.height + (result.streamed.received if result.streamed else 0)
         context.log.info(
-            f"{partition_key}: staged {result.rows_loaded} events, rejected {result.rows_rejected}"
-            + (f"; blocked: {reason}" if reason else "")
+            f"{partition_key}: staged {result.rows_loaded} events "
+            f"({result.streamed.loaded if result.streamed else 0} streamed), "
+            f"rejected {result.rows_rejected}" + (f"; blocked: {reason}" if reason else "")
         )
         results.append(result)
-        volumes.append(volume)
+        volumes.append(judge.volume)
     preview = pl.from_arrow(store.read(schemas.LISTENS, context.partition_keys[-1:])).head(10)
     yield dg.MaterializeResult(
         metadata={
@@ -395,6 +380,41 @@ def _stage_listens(
         _volume_check(schemas.LISTENS, volumes),
     ]
     yield from selected_checks(context, checks)
+
+
+def _read_day(
+    selection: SourceSelection, settings: Settings, store: StagingStore, partition_key: str
+) -> tuple["pl.DataFrame", str]:
+    """The active provider's rows of the day and the load's source name. A day the provider
+    has not landed but the stream has events for is staged from the stream alone (the
+    provider's run adds its rows later)."""
+    import polars as pl
+
+    from music_platform.lib.events import LISTEN_EVENTS
+
+    streamed = store.count(LISTEN_EVENTS, partition_key) > 0
+    try:
+        raw, name = staging_rows(schemas.LISTENS, selection, settings, partition_key)
+    except FileNotFoundError:
+        if not streamed:
+            raise
+        return pl.DataFrame(schema=schemas.LISTENS.columns), "stream"
+    return raw, f"{name}+stream" if streamed else name or "unknown"
+
+
+@dataclass
+class _DayChecks:
+    """The blocking checks of a day of listens, which the store runs on the day's final counts
+    (its streamed events included) inside the load's transaction: a failure rolls it back."""
+
+    partition_key: str
+    history: dict[str, int]
+    threshold: float
+    volume: compare.Finding = field(default_factory=lambda: compare.Finding(True, "not judged"))
+
+    def __call__(self, result: LoadResult) -> str | None:
+        self.volume = _daily_volume(result.rows_loaded, self.partition_key, self.history)
+        return _refusal(result, self.volume, self.threshold)
 
 
 def _partition_history(store: StagingStore) -> dict[str, int]:

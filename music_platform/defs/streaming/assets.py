@@ -16,8 +16,7 @@ from music_platform.defs.shared.keys import STREAM_LISTEN_EVENTS
 from music_platform.resources.staging import StagingResource
 
 if TYPE_CHECKING:
-    from music_platform.lib.staging.store import StagingStore
-    from music_platform.lib.streaming.sink import EventSink, StreamStats
+    from music_platform.lib.staging.streamed import StreamStats
 
 STREAM_KEY = STREAM_LISTEN_EVENTS
 CHECK_NAME = "late_and_duplicate_events"
@@ -31,7 +30,7 @@ STREAM_FRESHNESS = dg.FreshnessPolicy.time_window(
 )
 
 stream_listen_events = dg.AssetSpec(
-    key=STREAM_KEY,
+    key=STREAM_LISTEN_EVENTS,
     description=(
         "Listening events landed from the Kafka topic (KAFKA_TOPIC) into staging.listen_events "
         "by `music-platform stream consume`, exactly once per event_id; invalid events go to "
@@ -44,18 +43,12 @@ stream_listen_events = dg.AssetSpec(
 )
 
 
-def stream_sink(store: StagingStore) -> EventSink:
-    from music_platform.lib.streaming.sink import event_sink
-
-    return event_sink(store)
-
-
 def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
     """Warn when too many events arrive twice or after their day ended."""
     received = max(stats.received - stats.rejected, 1)
     duplicate_share, late_share = stats.duplicates / received, stats.late / received
     return dg.AssetCheckEvaluation(
-        asset_key=STREAM_KEY,
+        asset_key=STREAM_LISTEN_EVENTS,
         check_name=CHECK_NAME,
         passed=duplicate_share <= MAX_DUPLICATE_SHARE and late_share <= MAX_LATE_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
@@ -77,7 +70,7 @@ def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
 
 
 @dg.asset_check(
-    asset=STREAM_KEY,
+    asset=STREAM_LISTEN_EVENTS,
     name=CHECK_NAME,
     description=(
         f"At most {MAX_DUPLICATE_SHARE:.0%} of streamed events arrive twice and at most "
@@ -85,7 +78,7 @@ def check_evaluation(stats: StreamStats) -> dg.AssetCheckEvaluation:
     ),
 )
 def late_and_duplicate_events(staging: dg.ResourceParam[StagingResource]) -> dg.AssetCheckResult:
-    evaluation = check_evaluation(stream_sink(staging.store()).stats())
+    evaluation = check_evaluation(staging.store().stream_stats())
     return dg.AssetCheckResult(
         passed=evaluation.passed,
         severity=evaluation.severity,

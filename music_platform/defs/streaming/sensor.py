@@ -16,7 +16,7 @@ import json
 import dagster as dg
 
 from music_platform.defs.shared.keys import daily_partitions, staging_key
-from music_platform.defs.streaming.assets import STREAM_KEY, check_evaluation, stream_sink
+from music_platform.defs.streaming.assets import STREAM_KEY, check_evaluation
 from music_platform.resources.staging import StagingResource
 from music_platform.settings import KafkaSettings, Settings
 
@@ -65,9 +65,11 @@ def streamed_days_sensor(
     staging: dg.ResourceParam[StagingResource],
 ) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {"rows": -1, "days": {}}
-    sink = stream_sink(staging.store())
-    stats = sink.stats()
-    lag = _lag(settings.kafka, sink.offsets(settings.kafka.consumer_group, settings.kafka.topic))
+    store = staging.store()
+    stats = store.stream_stats()
+    lag = _lag(
+        settings.kafka, store.consumer_offsets(settings.kafka.consumer_group, settings.kafka.topic)
+    )
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(stats.rows),
         "last_event_at": (stats.last_played_at.isoformat() if stats.last_played_at else "none"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,17 +14,28 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from music_platform.lib.events import LISTEN_EVENTS
 from music_platform.lib.fault_points import STAGING_BEFORE_COMMIT, pause_point
-from music_platform.lib.schemas import ALL_TABLES, TableContract, rejects_columns
+from music_platform.lib.schemas import (
+    ALL_TABLES,
+    LISTENS,
+    TRACKS,
+    USERS,
+    TableContract,
+    rejects_columns,
+)
+from music_platform.lib.staging import streamed
 from music_platform.lib.staging.store import (
     LOAD_BATCHES_KEY,
     LOAD_BATCHES_TABLE,
     REJECTS_TABLE,
+    Accept,
     BeforeCommit,
     LoadResult,
     PreparedLoad,
     StagingConnectionError,
     StagingStore,
+    StreamedRows,
     arrow_schema,
     column_dtype,
     load_batches_columns,
@@ -133,6 +146,27 @@ class DuckDBStagingStore(StagingStore):
             connection.execute(
                 self._create_table_sql(LOAD_BATCHES_TABLE, load_batches_columns(), LOAD_BATCHES_KEY)
             )
+            # The streamed events, like the contract tables, keep their key undeclared.
+            connection.execute(
+                self._create_table_sql(
+                    LISTEN_EVENTS.name,
+                    LISTEN_EVENTS.schema,
+                    LISTEN_EVENTS.primary_key,
+                    declare_key=False,
+                )
+            )
+            connection.execute(
+                self._create_table_sql(
+                    streamed.OFFSETS_TABLE, streamed.offsets_columns(), streamed.OFFSETS_KEY
+                )
+            )
+            connection.execute(
+                self._create_table_sql(
+                    streamed.STREAM_BATCHES_TABLE,
+                    streamed.stream_batches_columns(),
+                    streamed.STREAM_BATCHES_KEY,
+                )
+            )
         self._ensured = True
 
     def _create_table_sql(
@@ -159,13 +193,22 @@ class DuckDBStagingStore(StagingStore):
             definitions.append(f"PRIMARY KEY ({_column_list(key)})")
         return f"CREATE TABLE IF NOT EXISTS {self._table(name)} ({', '.join(definitions)})"
 
-    def _write(self, prepared: PreparedLoad) -> LoadResult:
+    def _write(
+        self, prepared: PreparedLoad, include_streamed: bool, accept: Accept | None
+    ) -> LoadResult:
         if prepared.partition_key is None:
-            return self._replace(prepared, "", [])
+            return self._replace(prepared, "", [], include_streamed, accept)
         where = f"WHERE {_quote(prepared.contract.partition_column or '')} = ?"
-        return self._replace(prepared, where, [prepared.partition_value])
+        return self._replace(prepared, where, [prepared.partition_value], include_streamed, accept)
 
-    def _replace(self, prepared: PreparedLoad, where: str, params: list[object]) -> LoadResult:
+    def _replace(
+        self,
+        prepared: PreparedLoad,
+        where: str,
+        params: list[object],
+        include_streamed: bool,
+        accept: Accept | None,
+    ) -> LoadResult:
         if not self._ensured:
             self.ensure_tables()
         contract = prepared.contract
@@ -182,20 +225,113 @@ class DuckDBStagingStore(StagingStore):
                 )
                 self._insert(connection, contract.name, prepared.rows)
                 self._insert(connection, REJECTS_TABLE, prepared.rejects)
+                added = self._add_streamed(connection, prepared) if include_streamed else None
                 self._insert(
                     connection,
                     LOAD_BATCHES_TABLE,
-                    pl.DataFrame([prepared.batch_row()], schema=load_batches_columns()),
+                    pl.DataFrame([prepared.batch_row(added)], schema=load_batches_columns()),
                     replace=True,
                 )
+                result = prepared.result(rows_replaced, added)
+                refused = accept(result) if accept is not None else None
+                if refused is not None:
+                    connection.rollback()
+                    return dataclasses.replace(result, rows_replaced=0, refused=refused)
                 if self._before_commit is not None:
-                    self._before_commit(prepared.result(rows_replaced))
+                    self._before_commit(result)
                 pause_point(STAGING_BEFORE_COMMIT)
                 connection.commit()
             except BaseException:
                 connection.rollback()
                 raise
-        return prepared.result(rows_replaced)
+        return result
+
+    def _add_streamed(
+        self, connection: duckdb.DuckDBPyConnection, prepared: PreparedLoad
+    ) -> StreamedRows:
+        """The day's streamed events added to its rows and rejects (see streamed.py)."""
+        tables = {
+            name: self._table(name)
+            for name in (LISTENS.name, REJECTS_TABLE, LISTEN_EVENTS.name, TRACKS.name, USERS.name)
+        }
+        writes, counts = streamed.streamed_day_statements(streamed.DUCKDB, tables, prepared)
+        for statement in writes:
+            connection.execute(statement.text, statement.parameters)
+        [row] = connection.execute(counts.text, counts.parameters).fetchall()
+        return streamed.streamed_rows(row)
+
+    # -- streamed events ---------------------------------------------------------------------
+
+    def write_events(
+        self, batch: streamed.EventBatch, *, rows_written: streamed.RowsWritten | None = None
+    ) -> streamed.EventsWritten:
+        """DuckDB keeps no key index on listen_events (see `_create_table_sql`): the batch is
+        deduplicated with an anti-join on event_id, a hash join built on the batch and probed
+        by one scan of the ids."""
+        if not self._ensured:
+            self.ensure_tables()
+        loaded_at = dt.datetime.now(dt.UTC)
+        table = self._table(LISTEN_EVENTS.name)
+        columns = _column_list(LISTEN_EVENTS.column_names)
+        # Writers in one process take turns on the file, as loads do.
+        with _file_lock(self.path), self._connect() as connection:
+            connection.begin()
+            try:
+                rows = streamed.event_rows(batch, loaded_at)
+                connection.register("events_batch", rows.to_arrow())
+                inserted = connection.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM events_batch b "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.event_id = b.event_id) "
+                    # DuckDB cannot bind parameters in RETURNING; a date's isoformat is safe.
+                    f"RETURNING listen_date < DATE '{loaded_at.date().isoformat()}'"
+                ).fetchall()
+                connection.unregister("events_batch")
+                if rows_written is not None:
+                    rows_written()
+                self._insert(connection, REJECTS_TABLE, batch.rejects)
+                record, written = streamed.batch_record(
+                    batch, loaded_at, staged=len(inserted), late=sum(late for (late,) in inserted)
+                )
+                self._insert(connection, streamed.STREAM_BATCHES_TABLE, record)
+                if batch.offsets:
+                    connection.register("offsets_batch", streamed.offset_rows(batch).to_arrow())
+                    connection.execute(
+                        f"INSERT INTO {self._table(streamed.OFFSETS_TABLE)} "
+                        "SELECT * FROM offsets_batch "
+                        "ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+                        "next_offset = greatest(next_offset, excluded.next_offset), "
+                        "updated_at = excluded.updated_at"
+                    )
+                    connection.unregister("offsets_batch")
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+        return written
+
+    def consumer_offsets(self, group: str, topic: str) -> dict[int, int]:
+        if not self._ensured:
+            self.ensure_tables()
+        with self._connect() as connection:
+            found = connection.execute(
+                f"SELECT partition, next_offset FROM {self._table(streamed.OFFSETS_TABLE)} "
+                "WHERE group_id = ? AND topic = ?",
+                [group, topic],
+            ).fetchall()
+        return {int(partition): int(offset) for partition, offset in found}
+
+    def stream_stats(self) -> streamed.StreamStats:
+        if not self._ensured:
+            self.ensure_tables()
+        events = self._table(LISTEN_EVENTS.name)
+        batches = self._table(streamed.STREAM_BATCHES_TABLE)
+        with self._connect() as connection:
+            [(rows, last_played, last_loaded)] = connection.execute(
+                streamed.STATS_ROWS.format(events=events)
+            ).fetchall()
+            days = connection.execute(streamed.STATS_DAYS.format(events=events)).fetchall()
+            [totals] = connection.execute(streamed.STATS_TOTALS.format(batches=batches)).fetchall()
+        return streamed.stream_stats(rows, last_played, last_loaded, days, totals)
 
     def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
         if not self._ensured:

@@ -10,6 +10,7 @@ replaced with DELETE + COPY in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import os
@@ -22,8 +23,17 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from music_platform.lib.events import LISTEN_EVENTS
 from music_platform.lib.fault_points import STAGING_BEFORE_COMMIT, pause_point
-from music_platform.lib.schemas import ALL_TABLES, TableContract, rejects_columns
+from music_platform.lib.schemas import (
+    ALL_TABLES,
+    LISTENS,
+    TRACKS,
+    USERS,
+    TableContract,
+    rejects_columns,
+)
+from music_platform.lib.staging import streamed
 from music_platform.lib.staging.pg_copy import (
     READ_SESSION_SETTINGS,
     arrow_from_csv,
@@ -34,11 +44,13 @@ from music_platform.lib.staging.store import (
     LOAD_BATCHES_KEY,
     LOAD_BATCHES_TABLE,
     REJECTS_TABLE,
+    Accept,
     BeforeCommit,
     LoadResult,
     PreparedLoad,
     StagingConnectionError,
     StagingStore,
+    StreamedRows,
     arrow_schema,
     column_dtype,
     load_batches_columns,
@@ -160,16 +172,46 @@ class PostgresStagingStore(StagingStore):
                     _table_body(load_batches_columns(), LOAD_BATCHES_KEY, with_key=True),
                 )
             )
+            # The streamed events: one table keyed on event_id, so a batch is deduplicated by
+            # its index, and read a day at a time.
+            for name, columns, key in (
+                (LISTEN_EVENTS.name, LISTEN_EVENTS.schema, LISTEN_EVENTS.primary_key),
+                (streamed.OFFSETS_TABLE, streamed.offsets_columns(), streamed.OFFSETS_KEY),
+                (
+                    streamed.STREAM_BATCHES_TABLE,
+                    streamed.stream_batches_columns(),
+                    streamed.STREAM_BATCHES_KEY,
+                ),
+            ):
+                connection.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                        self._table(name), _table_body(columns, key, with_key=True)
+                    )
+                )
+            connection.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (listen_date)").format(
+                    sql.Identifier(f"{LISTEN_EVENTS.name}_listen_date"),
+                    self._table(LISTEN_EVENTS.name),
+                )
+            )
         self._ensured = True
 
     # -- loads -------------------------------------------------------------------------------
 
-    def _write(self, prepared: PreparedLoad) -> LoadResult:
+    def _write(
+        self, prepared: PreparedLoad, include_streamed: bool, accept: Accept | None
+    ) -> LoadResult:
         if prepared.partition_key is None:
-            return self._load(prepared, self._rewrite_table)
-        return self._load(prepared, self._swap_partition)
+            return self._load(prepared, self._rewrite_table, include_streamed, accept)
+        return self._load(prepared, self._swap_partition, include_streamed, accept)
 
-    def _load(self, prepared: PreparedLoad, write_rows: _RowWriter) -> LoadResult:
+    def _load(
+        self,
+        prepared: PreparedLoad,
+        write_rows: _RowWriter,
+        include_streamed: bool,
+        accept: Accept | None,
+    ) -> LoadResult:
         if not self._ensured:
             self.ensure_tables()
         contract = prepared.contract
@@ -186,9 +228,15 @@ class PostgresStagingStore(StagingStore):
                     (contract.name, partition_key),
                 )
                 self._copy(connection, self._table(REJECTS_TABLE), prepared.rejects)
-                self._record_batch(connection, prepared)
+                added = self._add_streamed(connection, prepared) if include_streamed else None
+                self._record_batch(connection, prepared, added)
+                result = prepared.result(rows_replaced, added)
+                refused = accept(result) if accept is not None else None
+                if refused is not None:
+                    result = dataclasses.replace(result, rows_replaced=0, refused=refused)
+                    raise psycopg.Rollback()
                 if self._before_commit is not None:
-                    self._before_commit(prepared.result(rows_replaced))
+                    self._before_commit(result)
                 pause_point(STAGING_BEFORE_COMMIT)
         except psycopg.OperationalError as err:
             # A server restarted or a network cut mid-load: psycopg's text alone names neither
@@ -199,7 +247,21 @@ class PostgresStagingStore(StagingStore):
                 f"{partition_key or '(whole table)'}: {reason}. Rerun it once the server is "
                 "back: a load replaces its partition whole, so nothing is doubled."
             ) from err
-        return prepared.result(rows_replaced)
+        return result
+
+    def _add_streamed(self, connection: psycopg.Connection, prepared: PreparedLoad) -> StreamedRows:
+        """The day's streamed events added to its rows and rejects (see streamed.py). They go
+        into the day's partition once it is swapped in, so its key index is built in one pass
+        from the batch rows and takes the (few) streamed rows one by one."""
+        tables = {
+            name: self._table(name).as_string(connection)
+            for name in (LISTENS.name, REJECTS_TABLE, LISTEN_EVENTS.name, TRACKS.name, USERS.name)
+        }
+        writes, counts = streamed.streamed_day_statements(streamed.POSTGRES, tables, prepared)
+        for statement in writes:
+            connection.execute(statement.text, statement.parameters)
+        row = connection.execute(counts.text, counts.parameters).fetchone()
+        return streamed.streamed_rows(tuple(row or ()))
 
     def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
         if not self._ensured:
@@ -319,8 +381,13 @@ class PostgresStagingStore(StagingStore):
             for chunk in binary_copy_chunks(frame):
                 copy.write(chunk)
 
-    def _record_batch(self, connection: psycopg.Connection, prepared: PreparedLoad) -> None:
-        row = prepared.batch_row()
+    def _record_batch(
+        self,
+        connection: psycopg.Connection,
+        prepared: PreparedLoad,
+        streamed_rows: StreamedRows | None,
+    ) -> None:
+        row = prepared.batch_row(streamed_rows)
         columns = list(load_batches_columns())
         updates = [name for name in columns if name not in LOAD_BATCHES_KEY]
         connection.execute(
@@ -336,6 +403,80 @@ class PostgresStagingStore(StagingStore):
             ),
             row,
         )
+
+    # -- streamed events ---------------------------------------------------------------------
+
+    def write_events(
+        self, batch: streamed.EventBatch, *, rows_written: streamed.RowsWritten | None = None
+    ) -> streamed.EventsWritten:
+        """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING, so a
+        duplicate costs nothing but its index probe."""
+        if not self._ensured:
+            self.ensure_tables()
+        loaded_at = dt.datetime.now(dt.UTC)
+        events = self._table(LISTEN_EVENTS.name)
+        columns = sql.SQL(", ").join(map(sql.Identifier, LISTEN_EVENTS.column_names))
+        with self._connect() as connection, connection.transaction():
+            connection.execute(
+                sql.SQL(
+                    "CREATE TEMPORARY TABLE events_batch (LIKE {} INCLUDING DEFAULTS) "
+                    "ON COMMIT DROP"
+                ).format(events)
+            )
+            self._copy(
+                connection, sql.Identifier("events_batch"), streamed.event_rows(batch, loaded_at)
+            )
+            [(staged, late)] = connection.execute(
+                sql.SQL(
+                    "WITH inserted AS (INSERT INTO {} ({}) SELECT {} FROM events_batch "
+                    "ON CONFLICT (event_id) DO NOTHING RETURNING listen_date) "
+                    "SELECT count(*), count(*) FILTER (WHERE listen_date < %s) FROM inserted"
+                ).format(events, columns, columns),
+                (loaded_at.date(),),
+            ).fetchall()
+            if rows_written is not None:
+                rows_written()
+            self._copy(connection, self._table(REJECTS_TABLE), batch.rejects)
+            record, written = streamed.batch_record(
+                batch, loaded_at, staged=int(staged), late=int(late)
+            )
+            self._copy(connection, self._table(streamed.STREAM_BATCHES_TABLE), record)
+            for row in streamed.offset_rows(batch).iter_rows(named=True):
+                connection.execute(
+                    sql.SQL(
+                        "INSERT INTO {} AS stored VALUES (%s, %s, %s, %s, %s) "
+                        "ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+                        "next_offset = greatest(stored.next_offset, excluded.next_offset), "
+                        "updated_at = excluded.updated_at"
+                    ).format(self._table(streamed.OFFSETS_TABLE)),
+                    tuple(row.values()),
+                )
+        return written
+
+    def consumer_offsets(self, group: str, topic: str) -> dict[int, int]:
+        if not self._ensured:
+            self.ensure_tables()
+        with self._connect() as connection:
+            found = connection.execute(
+                sql.SQL(
+                    "SELECT partition, next_offset FROM {} WHERE group_id = %s AND topic = %s"
+                ).format(self._table(streamed.OFFSETS_TABLE)),
+                (group, topic),
+            ).fetchall()
+        return {int(partition): int(offset) for partition, offset in found}
+
+    def stream_stats(self) -> streamed.StreamStats:
+        if not self._ensured:
+            self.ensure_tables()
+        with self._connect() as connection:
+            events = self._table(LISTEN_EVENTS.name).as_string(connection)
+            batches = self._table(streamed.STREAM_BATCHES_TABLE).as_string(connection)
+            [(rows, last_played, last_loaded)] = connection.execute(
+                streamed.STATS_ROWS.format(events=events)
+            ).fetchall()
+            days = connection.execute(streamed.STATS_DAYS.format(events=events)).fetchall()
+            [totals] = connection.execute(streamed.STATS_TOTALS.format(batches=batches)).fetchall()
+        return streamed.stream_stats(rows, last_played, last_loaded, days, totals)
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from music_platform.lib.schemas import (
+    LISTENS,
     ColumnType,
     TableContract,
     load_metadata,
@@ -27,6 +28,13 @@ from music_platform.lib.staging.validate import (
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
+
+    from music_platform.lib.staging.streamed import (
+        EventBatch,
+        EventsWritten,
+        RowsWritten,
+        StreamStats,
+    )
 
 REJECTS_TABLE = "rejects"
 LOAD_BATCHES_TABLE = "load_batches"
@@ -58,6 +66,17 @@ class StagingConnectionError(StagingError):
 
 
 @dataclass(frozen=True)
+class StreamedRows:
+    """What a day's streamed events added to its listens load (see streamed.py)."""
+
+    received: int
+    """The day's events in listen_events."""
+    loaded: int
+    rejected: int
+    reject_reasons: dict[str, int]
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """What one replace_partition / replace_table call did."""
 
@@ -72,6 +91,10 @@ class LoadResult:
     """Rows each rule rejected, for example {"duplicate event_id": 3}."""
     drift: SchemaDrift
     seconds: float
+    streamed: StreamedRows | None = None
+    """The streamed events' share of the counts above, when the load included them."""
+    refused: str | None = None
+    """Why `accept` refused the load, which then wrote nothing."""
 
     def as_metadata(self) -> dict[str, object]:
         """Plain values, ready to attach to an asset materialisation."""
@@ -92,6 +115,10 @@ class LoadResult:
 BeforeCommit = Callable[[LoadResult], None]
 """Called inside the load's transaction, after all writes and before COMMIT (a fault seam)."""
 
+Accept = Callable[[LoadResult], str | None]
+"""Judges a load inside its transaction, on its final counts: a reason refuses it (rolled back,
+the previous partition or table stays), None lets it commit."""
+
 
 @dataclass(frozen=True)
 class PreparedLoad:
@@ -111,29 +138,33 @@ class PreparedLoad:
     def partition_value(self) -> dt.date | None:
         return partition_day(self.contract, self.partition_key)
 
-    def batch_row(self) -> dict[str, object]:
+    def batch_row(self, streamed: StreamedRows | None = None) -> dict[str, object]:
         return {
             "batch_id": self.batch_id,
             "table_name": self.contract.name,
             "partition_key": self.partition_key or "",
             "source": self.source,
-            "rows": self.rows.height,
-            "rejected": self.rejects.height,
+            "rows": self.rows.height + (streamed.loaded if streamed else 0),
+            "rejected": self.rejects.height + (streamed.rejected if streamed else 0),
             "started_at": self.started_at,
             "finished_at": dt.datetime.now(dt.UTC),
         }
 
-    def result(self, rows_replaced: int) -> LoadResult:
+    def result(self, rows_replaced: int, streamed: StreamedRows | None = None) -> LoadResult:
+        reasons = dict(self.validation.reject_reasons)
+        for reason, count in (streamed.reject_reasons if streamed else {}).items():
+            reasons[reason] = reasons.get(reason, 0) + count
         return LoadResult(
             table_name=self.contract.name,
             partition_key=self.partition_key,
             batch_id=self.batch_id,
-            rows_loaded=self.rows.height,
-            rows_rejected=self.rejects.height,
+            rows_loaded=self.rows.height + (streamed.loaded if streamed else 0),
+            rows_rejected=self.rejects.height + (streamed.rejected if streamed else 0),
             rows_replaced=rows_replaced,
-            reject_reasons=dict(self.validation.reject_reasons),
+            reject_reasons=reasons,
             drift=self.validation.drift,
             seconds=time.perf_counter() - self.clock_start,
+            streamed=streamed,
         )
 
 
@@ -235,11 +266,13 @@ class StagingStore(ABC):
     """Typed staging tables with idempotent, all-or-nothing partition and table replacement.
 
     Loads validate against the contract here; a store implements `_write` and the reads.
+    Streamed events land through `write_events` (see streamed.py).
     """
 
     @abstractmethod
     def ensure_tables(self) -> None:
-        """Create the schema, the contract tables, `rejects` and `load_batches` if missing."""
+        """Create the schema, the contract tables, `rejects`, `load_batches` and the streamed
+        events' tables if missing."""
 
     def replace_partition(
         self,
@@ -251,9 +284,11 @@ class StagingStore(ABC):
         batch_id: str,
         known_keys: Mapping[str, pl.Series] | None = None,
         track_durations: pl.DataFrame | None = None,
+        include_streamed: bool = False,
     ) -> LoadResult:
-        """Validate `frame` and make it the partition's whole content, in one transaction."""
-        return self._write(
+        """Validate `frame` and make it the partition's whole content, in one transaction;
+        with `include_streamed` (listens), together with the day's streamed events."""
+        return self.write(
             prepare_load(
                 contract,
                 frame,
@@ -262,7 +297,8 @@ class StagingStore(ABC):
                 batch_id=batch_id,
                 known_keys=known_keys,
                 track_durations=track_durations,
-            )
+            ),
+            include_streamed=include_streamed,
         )
 
     def replace_table(
@@ -275,7 +311,7 @@ class StagingStore(ABC):
         known_keys: Mapping[str, pl.Series] | None = None,
     ) -> LoadResult:
         """Validate `frame` and make it the unpartitioned table's whole content, atomically."""
-        return self._write(
+        return self.write(
             prepare_load(
                 contract,
                 frame,
@@ -286,9 +322,24 @@ class StagingStore(ABC):
             )
         )
 
-    def write(self, prepared: PreparedLoad) -> LoadResult:
-        """Make a load prepared (and inspected) beforehand the partition's whole content."""
-        return self._write(prepared)
+    def write(
+        self,
+        prepared: PreparedLoad,
+        *,
+        include_streamed: bool = False,
+        accept: Accept | None = None,
+    ) -> LoadResult:
+        """Make a load prepared (and inspected) beforehand the partition's whole content.
+
+        With `include_streamed`, a day of listens also takes that day's events from
+        listen_events, inside the same transaction: those the listens rules refuse, and those
+        the prepared rows already hold (by event_id), become its rejects. `accept` judges the
+        load on its final counts before it commits."""
+        if include_streamed and (
+            prepared.contract.name != LISTENS.name or prepared.partition_key is None
+        ):
+            raise ValueError(f"only a day of {LISTENS.name} takes streamed events")
+        return self._write(prepared, include_streamed, accept)
 
     @abstractmethod
     def replace_rejects(self, table_name: str, partition_key: str, rejects: pl.DataFrame) -> None:
@@ -296,10 +347,28 @@ class StagingStore(ABC):
         in one transaction: the rows a source refused before staging (a screened file)."""
 
     @abstractmethod
-    def _write(self, prepared: PreparedLoad) -> LoadResult:
+    def _write(
+        self, prepared: PreparedLoad, include_streamed: bool, accept: Accept | None
+    ) -> LoadResult:
         """Make the prepared rows the partition's whole content (the table's, when
         `prepared.partition_key` is None), with its rejects and batch record, in one
-        transaction."""
+        transaction (see `write`)."""
+
+    @abstractmethod
+    def write_events(
+        self, batch: EventBatch, *, rows_written: RowsWritten | None = None
+    ) -> EventsWritten:
+        """Stage a batch of consumed events in listen_events (each event_id once: one already
+        staged, or earlier in the batch, is a duplicate), with its rejects, its stream_batches
+        record and the consumer's offsets, in one transaction."""
+
+    @abstractmethod
+    def consumer_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """partition -> next offset to read, as stored with the group's last committed batch."""
+
+    @abstractmethod
+    def stream_stats(self) -> StreamStats:
+        """What listen_events holds, and the totals of every batch written to it."""
 
     @abstractmethod
     def read(

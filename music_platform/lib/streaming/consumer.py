@@ -1,7 +1,8 @@
 """Consume listening events from Kafka into staging, exactly once.
 
 Each batch (bounded in events and age) is validated against the event schema; valid events,
-rejects and the partitions' next offsets are written in one staging transaction (see sink.py).
+rejects and the partitions' next offsets are written in one staging transaction
+(`StagingStore.write_events`, see lib/staging/streamed.py).
 On every assignment the consumer seeks to the offsets stored there, not Kafka's committed ones,
 so a consumer killed at any point resumes exactly after the last committed batch. Offsets are
 also committed to Kafka after the database commit, for tools that watch group lag.
@@ -16,6 +17,7 @@ the rejects table never does.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 import uuid
@@ -23,7 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from music_platform.lib.events import decode_events, events_frame
+from music_platform.lib.events import LISTEN_EVENTS, decode_events, events_frame
+from music_platform.lib.schemas import rejects_columns
+from music_platform.lib.staging.store import StagingStore
+from music_platform.lib.staging.streamed import EventBatch
 from music_platform.lib.streaming.kafka import (
     FAST_GROUP_SETTINGS,
     StreamingError,
@@ -31,11 +36,14 @@ from music_platform.lib.streaming.kafka import (
     topic_partitions,
     unreachable,
 )
-from music_platform.lib.streaming.sink import EventSink, FaultSeam, StreamBatch, rejects_frame
 from music_platform.settings import KafkaSettings
 
 if TYPE_CHECKING:
+    import polars as pl
     from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+FaultSeam = Callable[[str], None]
+"""Called with a point's name around every batch (tests): see `EventConsumer`."""
 
 _POLL_SECONDS = 0.2
 _MAX_MESSAGES_PER_POLL = 10_000
@@ -69,7 +77,7 @@ class _Buffer:
 
 
 class EventConsumer:
-    """One member of a consumer group landing the events topic into an `EventSink`.
+    """One member of a consumer group landing the events topic into a staging store.
 
     `fault` is a seam for tests: called with "before-write", "rows-written" (inside the
     transaction, before the offsets) and "after-commit" around every batch.
@@ -77,19 +85,18 @@ class EventConsumer:
 
     def __init__(
         self,
-        sink: EventSink,
+        store: StagingStore,
         settings: KafkaSettings,
         *,
         group: str | None = None,
         topic: str | None = None,
         fault: FaultSeam | None = None,
     ) -> None:
-        self.sink = sink
+        self.store = store
         self.settings = settings
         self.group = group or settings.consumer_group
         self.topic = topic or settings.topic
         self._fault = fault
-        sink._fault = fault
         self.report = ConsumeReport()
         self._buffer = _Buffer()
         self._consumer: Consumer | None = None
@@ -127,7 +134,7 @@ class EventConsumer:
         started = last_message = time.perf_counter()
         try:
             topic_partitions(consumer, self.settings, self.topic)
-            self.sink.ensure_tables()
+            self.store.ensure_tables()
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not stop.is_set():
                 # Never read past the batch bound: batches (and memory) stay that size.
@@ -204,9 +211,9 @@ class EventConsumer:
             offsets=[message.offset() for message in valid],
         )
         batch_id = str(uuid.uuid4())
-        batch = StreamBatch(
+        batch = EventBatch(
             events=events,
-            rejects=rejects_frame(
+            rejects=_rejects_frame(
                 [(_position(message), reason, _text(message)) for message, reason in dead],
                 batch_id=batch_id,
             ),
@@ -215,7 +222,7 @@ class EventConsumer:
             group=self.group,
             batch_id=batch_id,
         )
-        written = self.sink.write(batch)
+        written = self.store.write_events(batch, rows_written=lambda: self._seam("rows-written"))
         self._last_commit = time.perf_counter()
         self._seam("after-commit")
         self._commit_to_kafka(batch.offsets)
@@ -262,7 +269,7 @@ class EventConsumer:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         from confluent_kafka import OFFSET_BEGINNING
 
-        stored = self.sink.offsets(self.group, self.topic)
+        stored = self.store.consumer_offsets(self.group, self.topic)
         for partition in partitions:
             partition.offset = stored.get(partition.partition, OFFSET_BEGINNING)
         self.report.assigned = sorted(p.partition for p in partitions)
@@ -277,6 +284,25 @@ class EventConsumer:
     def _seam(self, point: str) -> None:
         if self._fault is not None:
             self._fault(point)
+
+
+def _rejects_frame(records: list[tuple[str, str, str]], *, batch_id: str) -> pl.DataFrame:
+    """Rejects rows of listen_events from (record key, reason, original record)."""
+    import polars as pl
+
+    now = dt.datetime.now(dt.UTC)
+    return pl.DataFrame(
+        {
+            "table_name": [LISTEN_EVENTS.name] * len(records),
+            "partition_key": [""] * len(records),
+            "record_key": [key for key, _, _ in records],
+            "reason": [reason for _, reason, _ in records],
+            "record": [record for _, _, record in records],
+            "batch_id": [batch_id] * len(records),
+            "rejected_at": [now] * len(records),
+        },
+        schema=rejects_columns(),
+    )
 
 
 def _position(message: Message) -> str:

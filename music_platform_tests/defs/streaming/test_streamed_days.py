@@ -18,7 +18,6 @@ from music_platform.lib.staging import DuckDBStagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
 from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
-from music_platform.lib.streaming.sink import event_sink
 from music_platform.lib.synthetic import config_from
 from music_platform.resources import build_resources
 from music_platform.settings import get_settings
@@ -63,8 +62,8 @@ def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, b
             ),
             settings.kafka,
         )
-        sink = event_sink(DuckDBStagingStore(settings.staging_path))
-        report = EventConsumer(sink, settings.kafka).run(idle_seconds=2)
+        store = DuckDBStagingStore(settings.staging_path)
+        report = EventConsumer(store, settings.kafka).run(idle_seconds=2)
         assert report.staged == STREAMED
 
         defs = build_definitions(get_settings())

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from music_platform.lib.schemas import ColumnType, TableContract
+from music_platform.lib.events import ListenEvent, events_frame, model_frame
+from music_platform.lib.schemas import TRACKS, USERS, ColumnType, TableContract
 
 DAY = "2024-03-10"
 DAY_START = dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
@@ -30,6 +31,32 @@ def listens(
             "ms_played": rng.integers(1_000, 400_000, rows).astype(np.int32),
         }
     ).with_columns(listen_date=pl.col("listened_at").dt.date())
+
+
+def streamed_events(*events: tuple[str, str, str, dt.datetime, int]) -> pl.DataFrame:
+    """Consumed events (LISTEN_EVENTS columns) of (event_id, user_id, track_id, played_at,
+    ms_played), validated as the consumer validates them."""
+    models = [
+        ListenEvent(
+            event_id=event_id, user_id=user, track_id=track, played_at=at, ms_played=ms_played
+        )
+        for event_id, user, track, at, ms_played in events
+    ]
+    offsets = list(range(len(models)))
+    return events_frame(model_frame(models), partitions=[0] * len(models), offsets=offsets)
+
+
+TRACK_MS = 200_000
+"""The duration of every track `catalogues` gives."""
+
+
+def catalogues() -> list[tuple[TableContract, pl.DataFrame]]:
+    """The tracks and users `listens` refers to (ids and durations only)."""
+    tracks = pl.DataFrame(
+        {"track_id": [f"track_{i:04d}" for i in range(500)], "duration_ms": [TRACK_MS] * 500}
+    )
+    users = pl.DataFrame({"user_id": [f"user_{i:03d}" for i in range(50)]})
+    return [(TRACKS, tracks), (USERS, users)]
 
 
 def lastfm_listens(shared_data: Path) -> tuple[str, pl.DataFrame]:

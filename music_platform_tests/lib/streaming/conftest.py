@@ -12,7 +12,6 @@ import pytest
 
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.kafka import ensure_topic
-from music_platform.lib.streaming.sink import EventSink, event_sink
 from music_platform.settings import KafkaSettings
 from music_platform_tests.fixtures.tansu import tansu_broker
 from music_platform_tests.platform_env import scratch_database
@@ -57,8 +56,3 @@ def store(
         return DuckDBStagingStore(tmp_path / "staging.duckdb")
     conninfo = request.getfixturevalue("pg_database")
     return PostgresStagingStore(conninfo, schema=f"staging_{uuid.uuid4().hex[:10]}")
-
-
-@pytest.fixture
-def sink(store: DuckDBStagingStore | PostgresStagingStore) -> EventSink:
-    return event_sink(store)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
-from music_platform.lib.streaming.sink import event_sink
 from music_platform.settings import KafkaSettings
 
 
@@ -35,7 +34,7 @@ def main() -> None:
     settings = KafkaSettings(
         bootstrap_servers=bootstrap, topic=topic, batch_max_events=500, batch_max_seconds=0.2
     )
-    EventConsumer(event_sink(store), settings, group=group, fault=fault).run(idle_seconds=5)
+    EventConsumer(store, settings, group=group, fault=fault).run(idle_seconds=5)
     sys.exit(3)  # never reached when the seam fires
 
 

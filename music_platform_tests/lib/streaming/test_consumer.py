@@ -8,6 +8,7 @@ import json
 import threading
 import time
 
+import polars as pl
 import pytest
 from confluent_kafka import Consumer, Producer
 
@@ -16,7 +17,6 @@ from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
 from music_platform.lib.streaming.kafka import StreamingError
 from music_platform.lib.streaming.producer import produce, synthetic_events
-from music_platform.lib.streaming.sink import EventSink, event_sink
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.settings import KafkaSettings
 from music_platform_tests.fixtures.loopback import free_port
@@ -24,6 +24,7 @@ from music_platform_tests.fixtures.loopback import free_port
 WORLD = SyntheticConfig(seed=7, users=60, artists=40, tracks=400)
 AS_OF = dt.date(2024, 1, 1)
 IDLE = 2.0
+Store = DuckDBStagingStore | PostgresStagingStore
 
 
 def produce_synthetic(kafka: KafkaSettings, count: int, seed: int = 7) -> None:
@@ -50,35 +51,35 @@ def event(event_id: str, played_at: str, **fields: object) -> bytes:
     return json.dumps(body).encode()
 
 
-def consume(sink: EventSink, kafka: KafkaSettings, **options: object):
-    return EventConsumer(sink, kafka, **options).run(idle_seconds=IDLE)
+def consume(store: Store, kafka: KafkaSettings, **options: object):
+    return EventConsumer(store, kafka, **options).run(idle_seconds=IDLE)
 
 
 def test_produce_then_consume_stages_exactly_n_and_a_rerun_adds_nothing(
-    sink: EventSink, kafka: KafkaSettings
+    store: Store, kafka: KafkaSettings
 ) -> None:
     produce_synthetic(kafka, 3_000)
-    first = consume(sink, kafka)
+    first = consume(store, kafka)
     assert (first.received, first.staged, first.duplicates) == (3_000, 3_000, 0)
-    assert sink.stats().rows == 3_000
-    assert sum(sink.offsets(kafka.consumer_group, kafka.topic).values()) == 3_000
+    assert store.stream_stats().rows == 3_000
+    assert sum(store.consumer_offsets(kafka.consumer_group, kafka.topic).values()) == 3_000
 
     # The same seed on the same day sends the same events again: staged once.
     produce_synthetic(kafka, 3_000)
-    second = consume(sink, kafka)
+    second = consume(store, kafka)
     assert (second.received, second.staged, second.duplicates) == (3_000, 0, 3_000)
-    stats = sink.stats()
+    stats = store.stream_stats()
     assert stats.rows == 3_000
     assert stats.duplicates == 3_000
 
     # A new group replays the topic from the start: still nothing doubles.
-    replay = consume(sink, kafka, group=f"{kafka.consumer_group}-replay")
+    replay = consume(store, kafka, group=f"{kafka.consumer_group}-replay")
     assert (replay.received, replay.staged) == (6_000, 0)
-    assert sink.stats().rows == 3_000
+    assert store.stream_stats().rows == 3_000
 
 
 def test_poison_messages_are_dead_lettered_with_reasons_and_never_block(
-    sink: EventSink, kafka: KafkaSettings, store: DuckDBStagingStore | PostgresStagingStore
+    store: Store, kafka: KafkaSettings
 ) -> None:
     send_raw(
         kafka,
@@ -91,7 +92,7 @@ def test_poison_messages_are_dead_lettered_with_reasons_and_never_block(
             event("ok-2", "2026-11-30T11:00:00+01:00"),
         ],
     )
-    report = consume(sink, kafka)
+    report = consume(store, kafka)
     assert (report.staged, report.rejected) == (2, 4)
 
     rejects = store.rejects(LISTEN_EVENTS.name)
@@ -128,7 +129,7 @@ def read_topic(kafka: KafkaSettings, topic: str, expected: int) -> list:
 
 
 def test_late_and_out_of_order_events_land_in_their_own_day(
-    sink: EventSink, kafka: KafkaSettings
+    store: Store, kafka: KafkaSettings
 ) -> None:
     send_raw(
         kafka,
@@ -140,39 +141,39 @@ def test_late_and_out_of_order_events_land_in_their_own_day(
             event("duplicate", "2026-12-02T12:00:00Z"),
         ],
     )
-    report = consume(sink, kafka)
+    report = consume(store, kafka)
     assert (report.staged, report.duplicates) == (4, 1)
-    assert sink.stats().rows_by_day == {"2026-12-01": 1, "2026-12-02": 2, "2026-12-03": 1}
-    late_day = sink.read_days([dt.date(2026, 12, 1)])
+    assert store.stream_stats().rows_by_day == {"2026-12-01": 1, "2026-12-02": 2, "2026-12-03": 1}
+    late_day = pl.from_arrow(store.read(LISTEN_EVENTS, [dt.date(2026, 12, 1).isoformat()]))
     assert late_day["event_id"].to_list() == ["two-days-late"]
 
 
 def test_two_consumers_share_the_partitions_through_a_rebalance(
-    sink: EventSink, kafka: KafkaSettings, store: DuckDBStagingStore | PostgresStagingStore
+    store: Store, kafka: KafkaSettings
 ) -> None:
     produce_synthetic(kafka, 2_000, seed=1)
     stop = threading.Event()
     # The first member is slowed after each batch so the rebalance finds it mid-stream.
     first = EventConsumer(
-        sink, kafka, fault=lambda point: point == "after-commit" and time.sleep(0.2)
+        store, kafka, fault=lambda point: point == "after-commit" and time.sleep(0.2)
     )
-    second = EventConsumer(event_sink(store), kafka)
+    second = EventConsumer(store, kafka)
     threads = [threading.Thread(target=lambda c=c: c.run(stop=stop)) for c in (first, second)]
     threads[0].start()
     wait_for(lambda: first.report.received >= 500)
     threads[1].start()
     wait_for(lambda: bool(second.report.assigned))
     produce_synthetic(kafka, 2_000, seed=2)
-    wait_for(lambda: sink.stats().rows >= 4_000)
+    wait_for(lambda: store.stream_stats().rows >= 4_000)
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
 
-    assert sink.stats().rows == 4_000
+    assert store.stream_stats().rows == 4_000
     assert first.report.staged + second.report.staged == 4_000
     assert first.report.duplicates + second.report.duplicates == 0
     assert first.report.staged > 0 and second.report.staged > 0
-    assert sum(sink.offsets(kafka.consumer_group, kafka.topic).values()) == 4_000
+    assert sum(store.consumer_offsets(kafka.consumer_group, kafka.topic).values()) == 4_000
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
@@ -182,17 +183,17 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_unknown_topic_is_a_one_line_error(sink: EventSink, kafka: KafkaSettings) -> None:
+def test_unknown_topic_is_a_one_line_error(store: Store, kafka: KafkaSettings) -> None:
     with pytest.raises(StreamingError, match="topic 'nowhere' does not exist") as raised:
-        EventConsumer(sink, kafka, topic="nowhere").run(idle_seconds=1)
+        EventConsumer(store, kafka, topic="nowhere").run(idle_seconds=1)
     assert "\n" not in str(raised.value)
 
 
 @pytest.mark.parametrize("store", ["duckdb"], indirect=True)
-def test_unreachable_broker_is_a_one_line_error(sink: EventSink) -> None:
+def test_unreachable_broker_is_a_one_line_error(store: Store) -> None:
     settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")
     with pytest.raises(StreamingError, match="cannot reach the Kafka broker") as raised:
-        EventConsumer(sink, settings).run(idle_seconds=1)
+        EventConsumer(store, settings).run(idle_seconds=1)
     assert "KAFKA_BOOTSTRAP_SERVERS" in str(raised.value)
     assert "\n" not in str(raised.value)
     with pytest.raises(StreamingError, match="cannot reach the Kafka broker"):

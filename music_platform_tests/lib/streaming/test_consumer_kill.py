@@ -11,7 +11,6 @@ import pytest
 
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
-from music_platform.lib.streaming.sink import EventSink
 from music_platform.settings import KafkaSettings
 from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.lib.streaming.test_consumer import produce_synthetic
@@ -24,12 +23,11 @@ KILL_AT_BATCH = 2
 @pytest.mark.parametrize("point", ["before-write", "rows-written", "after-commit"])
 def test_killed_consumer_resumes_with_exactly_n(
     point: str,
-    sink: EventSink,
     store: DuckDBStagingStore | PostgresStagingStore,
     kafka: KafkaSettings,
 ) -> None:
     produce_synthetic(kafka, EVENTS)
-    sink.ensure_tables()
+    store.ensure_tables()
     backend, target = (
         ("duckdb", str(store.path))
         if isinstance(store, DuckDBStagingStore)
@@ -54,13 +52,13 @@ def test_killed_consumer_resumes_with_exactly_n(
         timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    killed = sink.stats().rows
+    killed = store.stream_stats().rows
     committed_batches = KILL_AT_BATCH if point == "after-commit" else KILL_AT_BATCH - 1
     assert 0 < killed < EVENTS or committed_batches == 0
-    assert sum(sink.offsets(kafka.consumer_group, kafka.topic).values()) == killed
+    assert sum(store.consumer_offsets(kafka.consumer_group, kafka.topic).values()) == killed
 
-    report = EventConsumer(sink, kafka).run(idle_seconds=2)
+    report = EventConsumer(store, kafka).run(idle_seconds=2)
     assert report.duplicates == 0
     assert report.staged == EVENTS - killed
-    assert sink.stats().rows == EVENTS
-    assert sum(sink.offsets(kafka.consumer_group, kafka.topic).values()) == EVENTS
+    assert store.stream_stats().rows == EVENTS
+    assert sum(store.consumer_offsets(kafka.consumer_group, kafka.topic).values()) == EVENTS
