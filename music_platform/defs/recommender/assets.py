@@ -238,7 +238,11 @@ def recommender_model(
         context.log.warning(f"recommender {outcome.reason}")
         yield from _not_evaluated(outcome, interactions)
         return
-    serving = outcome.card.version if outcome.promoted else _serving(outcome.previous)
+    serving = (
+        f"model {outcome.card.version} (promoted now)"
+        if outcome.promoted
+        else _serving(outcome.previous)
+    )
     context.log.info(
         f"model {outcome.card.version}: {PRIMARY_METRIC}={outcome.card.metrics[PRIMARY_METRIC]:.4f}"
         f" ({'promoted' if outcome.promoted else 'not promoted'}: {outcome.gate.reason})"

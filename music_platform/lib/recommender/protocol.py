@@ -107,7 +107,7 @@ def split(interactions: InteractionMatrix, seed: int = TEST_SEED) -> Split:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare
 class UserMetrics:
     """Top-k metrics per evaluated user (row i is `users[i]`), for paired comparisons.
 
