@@ -1,10 +1,11 @@
 """A file-based model registry: versioned artefacts and a pointer to the promoted one.
 
 Layout under `<home>/models/<name>/`: one folder per version holding the artefact and its
-`card.json` (training window, hyperparameters, metrics), and `promoted.json` naming the version
-serving uses. A version is written into a hidden draft folder and renamed into place with its
-card, and promotion replaces the pointer atomically, so a reader never sees half of either. A
-draft left by a failed write is removed at once; one left by a killed process, by the next draft.
+`card.json` (training window, hyperparameters, metrics, the gate's comparisons), and
+`promoted.json` naming the version serving uses. A version is written into a hidden draft
+folder and renamed into place with its card, and promotion replaces the pointer atomically, so a
+reader never sees half of either. A draft left by a failed write is removed at once; one left by
+a killed process, by the next draft.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class ModelCard:
     metrics: dict[str, float]
     baseline_metrics: dict[str, float]
     training_window: dict[str, str]
+    # Per comparison (e.g. "popularity"): its figures as numbers, its decision and reason as text.
+    # Cards written before the gate recorded them have none.
+    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     trained_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     artefact: str = "model.npz"
 

@@ -1,6 +1,7 @@
 """The trained recommender: a versioned model asset gated by blocking quality checks."""
 
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -20,13 +21,14 @@ from music_platform.defs.shared.keys import (
     RECOMMENDER_MODEL,
     WAREHOUSE_POOL,
 )
-from music_platform.lib.model_registry import ModelRegistry
+from music_platform.lib.model_registry import ModelCard, ModelRegistry
 from music_platform.resources.warehouse import WarehouseResource
 from music_platform.settings import Settings
 
 if TYPE_CHECKING:  # numpy, scipy and polars load in the training step, not with the definitions
     import polars as pl
 
+    from music_platform.lib.recommender.gating import PairedComparison
     from music_platform.lib.recommender.interactions import InteractionMatrix
 
 MODEL_KEY = RECOMMENDER_MODEL
@@ -89,40 +91,67 @@ def _metrics_plot(outcome: TrainingOutcome) -> dg.MetadataValue:
     return metrics_chart(series, title=f"{outcome.card.kind}: top-10 metrics")
 
 
-def _check_results(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
-    metric, baseline = (
-        outcome.card.metrics[PRIMARY_METRIC],
-        outcome.card.baseline_metrics[PRIMARY_METRIC],
-    )
-    previous = outcome.previous.metrics[PRIMARY_METRIC] if outcome.previous else None
+def gate_checks(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
+    """The two blocking checks: each fails only when its paired comparison blocks."""
+    popularity = outcome.gate.against_popularity
+    promoted = outcome.gate.against_promoted
+    comparison = promoted.comparison if promoted else None
+    if comparison is not None:
+        promoted_description = (
+            f"{PRIMARY_METRIC} {comparison.candidate_mean:.4f} against the promoted recipe's "
+            f"{comparison.baseline_mean:.4f} refitted on the same split: {comparison.reason}"
+        )
+    else:
+        promoted_description = promoted.note if promoted else "no model promoted yet"
     return [
         dg.AssetCheckResult(
             check_name="beats_popularity_baseline",
-            passed=outcome.beats_baseline,
-            metadata={PRIMARY_METRIC: metric, f"baseline {PRIMARY_METRIC}": baseline},
-            description=f"{PRIMARY_METRIC} {metric:.4f} against popularity's {baseline:.4f}",
+            passed=not popularity.blocks,
+            metadata=_comparison_metadata(popularity),
+            description=(
+                f"{PRIMARY_METRIC} {popularity.candidate_mean:.4f} against popularity's "
+                f"{popularity.baseline_mean:.4f}: {popularity.reason}"
+            ),
         ),
         dg.AssetCheckResult(
             check_name="not_worse_than_promoted",
-            passed=outcome.not_worse_than_previous,
-            metadata={PRIMARY_METRIC: metric, f"promoted {PRIMARY_METRIC}": previous or 0.0},
-            description=(
-                "no model promoted yet"
-                if previous is None
-                else f"{PRIMARY_METRIC} {metric:.4f} against the promoted {previous:.4f}"
-            ),
+            passed=comparison is None or not comparison.blocks,
+            metadata={
+                "compared": comparison is not None,
+                **(_comparison_metadata(comparison) if comparison else {}),
+            },
+            description=promoted_description,
         ),
     ]
+
+
+def _comparison_metadata(comparison: "PairedComparison") -> dict[str, dg.MetadataValue | str]:
+    """The comparison's figures as numbers Dagster plots across runs, its decision as text too."""
+    return {
+        PRIMARY_METRIC: dg.MetadataValue.float(comparison.candidate_mean),
+        f"baseline {PRIMARY_METRIC}": dg.MetadataValue.float(comparison.baseline_mean),
+        "difference": dg.MetadataValue.float(comparison.difference),
+        "interval_low": dg.MetadataValue.float(comparison.low),
+        "interval_high": dg.MetadataValue.float(comparison.high),
+        "confidence": dg.MetadataValue.float(comparison.confidence),
+        "tolerance": dg.MetadataValue.float(comparison.tolerance),
+        "users": dg.MetadataValue.int(comparison.users),
+        "decision_code": dg.MetadataValue.int(comparison.decision.code),
+        "decision": comparison.decision.value,
+        "reason": comparison.reason,
+    }
+
+
+def _serving(previous: ModelCard | None) -> str:
+    if previous is None:
+        return "no model: recommendations fall back to popularity"
+    return f"model {previous.version} (promoted before)"
 
 
 def _not_evaluated(
     outcome: NotEvaluated, interactions: "InteractionMatrix"
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    serving = (
-        f"model {outcome.previous.version} (promoted before)"
-        if outcome.previous
-        else "no model: recommendations fall back to popularity"
-    )
+    serving = _serving(outcome.previous)
     yield dg.MaterializeResult(
         metadata={
             "evaluated": False,
@@ -160,13 +189,19 @@ def _not_evaluated(
             "beats_popularity_baseline",
             asset=MODEL_KEY,
             blocking=True,
-            description="NDCG@10 on held-out listening beats the popularity baseline.",
+            description=(
+                "NDCG@10 on held-out listening is not below the popularity baseline's beyond "
+                "noise (a paired bootstrap interval over the evaluated users)."
+            ),
         ),
         dg.AssetCheckSpec(
             "not_worse_than_promoted",
             asset=MODEL_KEY,
             blocking=True,
-            description="NDCG@10 is not clearly below the promoted model's.",
+            description=(
+                "NDCG@10 is not below the promoted recipe's, refitted on the same split, beyond "
+                "noise and the tolerance (MUSIC_PLATFORM_RECOMMENDER_TOLERANCE)."
+            ),
         ),
     ],
 )
@@ -179,6 +214,7 @@ def recommender_model(
     import polars as pl
 
     from music_platform.lib.recommender.interactions import InteractionMatrix
+    from music_platform.lib.recommender.tracks import platform_model, track_features
 
     plays = warehouse.client().fetch_arrow(PLAY_COUNTS_SQL, [settings.recommender_training_days])
     if plays.num_rows == 0:
@@ -194,26 +230,36 @@ def recommender_model(
         "last_day": max(plays["last_day"].to_pylist()).isoformat(),
         "days": str(settings.recommender_training_days),
     }
+    # Built once: the candidate's content part and a refit of the promoted recipe share them.
+    features = track_features(catalogue, interactions.item_ids)
     outcome = train_and_register(
         interactions,
-        project_model(catalogue, interactions),
+        partial(platform_model, features),
         registry(settings),
         training_window=window,
         tolerance=settings.recommender_tolerance,
         catalogue=catalogue,
+        item_features=features,
     )
     if isinstance(outcome, NotEvaluated):
         context.log.warning(f"recommender {outcome.reason}")
         yield from _not_evaluated(outcome, interactions)
         return
+    serving = (
+        f"model {outcome.card.version} (promoted now)"
+        if outcome.promoted
+        else _serving(outcome.previous)
+    )
     context.log.info(
         f"model {outcome.card.version}: {PRIMARY_METRIC}={outcome.card.metrics[PRIMARY_METRIC]:.4f}"
-        f" ({'promoted' if outcome.promoted else 'not promoted'})"
+        f" ({'promoted' if outcome.promoted else 'not promoted'}: {outcome.gate.reason})"
     )
     yield dg.MaterializeResult(
         metadata={
             "version": outcome.card.version,
             "promoted": outcome.promoted,
+            "promotion": outcome.gate.reason,
+            "serving": serving,
             "kind": outcome.card.kind,
             "params": dg.MetadataValue.json(outcome.card.params),
             "training_window": dg.MetadataValue.json(window),
@@ -226,4 +272,4 @@ def recommender_model(
             **{name: dg.MetadataValue.float(value) for name, value in outcome.card.metrics.items()},
         }
     )
-    yield from _check_results(outcome)
+    yield from gate_checks(outcome)

@@ -107,13 +107,52 @@ def split(interactions: InteractionMatrix, seed: int = TEST_SEED) -> Split:
     )
 
 
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare
+class UserMetrics:
+    """Top-k metrics per evaluated user (row i is `users[i]`), for paired comparisons.
+
+    Two models evaluated on the same split have the same `users`, so their rows pair up.
+    """
+
+    users: np.ndarray
+    ndcg: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    map: np.ndarray
+    hit: np.ndarray
+    coverage: float
+    k: int
+
+    def summary(self) -> Metrics:
+        """The averages over evaluated users (0 for every metric when there are none)."""
+
+        def mean(values: np.ndarray) -> float:
+            return float(values.mean()) if len(values) else 0.0
+
+        return Metrics(
+            ndcg=mean(self.ndcg),
+            precision=mean(self.precision),
+            recall=mean(self.recall),
+            map=mean(self.map),
+            hit_rate=mean(self.hit),
+            coverage=self.coverage,
+            users=len(self.users),
+            k=self.k,
+        )
+
+
 def evaluate(model: Scorer, data: Split, k: int = 10, batch_size: int = 256) -> Metrics:
     """Score every evaluated user in dense batches and average the top-k metrics."""
+    return evaluate_users(model, data, k, batch_size).summary()
+
+
+def evaluate_users(model: Scorer, data: Split, k: int = 10, batch_size: int = 256) -> UserMetrics:
+    """Score every evaluated user in dense batches: the top-k metrics of each user."""
     users = data.evaluated_users
     not_candidate = ~data.candidates
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.cumsum(discounts)
-    totals = np.zeros(5)
+    per_user = np.zeros((5, len(users)))
     recommended = np.zeros(data.train.n_items, dtype=bool)
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
@@ -131,24 +170,23 @@ def evaluate(model: Scorer, data: Split, k: int = 10, batch_size: int = 256) -> 
         denominator = np.minimum(k, n_relevant)
         n_hits = hits.sum(axis=1)
         precision_at = np.cumsum(hits, axis=1) / ranks
-        totals += [
-            ((hits * discounts[: len(ranks)]).sum(axis=1) / ideal[denominator - 1]).sum(),
-            (n_hits / k).sum(),
-            (n_hits / denominator).sum(),
-            ((precision_at * hits).sum(axis=1) / denominator).sum(),
-            (n_hits > 0).sum(),
+        per_user[:, start : start + len(batch)] = [
+            (hits * discounts[: len(ranks)]).sum(axis=1) / ideal[denominator - 1],
+            n_hits / k,
+            n_hits / denominator,
+            (precision_at * hits).sum(axis=1) / denominator,
+            n_hits > 0,
         ]
         recommended[top[valid]] = True
-    n = max(len(users), 1)
-    ndcg, precision, recall, average_precision, hit_rate = (totals / n).tolist()
-    return Metrics(
+    ndcg, precision, recall, average_precision, hit = per_user
+    return UserMetrics(
+        users=users,
         ndcg=ndcg,
         precision=precision,
         recall=recall,
         map=average_precision,
-        hit_rate=hit_rate,
+        hit=hit,
         coverage=float(recommended.sum() / max(int((~not_candidate).sum()), 1)),
-        users=len(users),
         k=k,
     )
 

@@ -13,7 +13,7 @@ from music_platform.defs.recommender.training import (
     TrainingOutcome,
     train_and_register,
 )
-from music_platform.lib.model_registry import ModelRegistry
+from music_platform.lib.model_registry import CARD, ModelCard, ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.recommender.models import RP3beta, RP3betaParams
 from music_platform.lib.recommender.models.popularity import Popularity
@@ -133,3 +133,74 @@ def test_a_failed_write_leaves_no_version_behind_and_the_promoted_model_stays(
     )
     promoted = registry.promoted()
     assert promoted is not None and promoted.version == good.card.version
+
+
+class RP3betaTwin(RP3beta):
+    """Another recipe (its own kind) that scores exactly as RP3beta does."""
+
+    kind = "rp3beta_twin"
+
+
+def test_a_retrain_of_the_promoted_recipe_is_promoted(
+    tmp_path: Path, listening: InteractionMatrix
+) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    first = train_and_register(
+        listening, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    retrain = train_and_register(
+        listening, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    assert isinstance(retrain, TrainingOutcome) and retrain.promoted
+    against = retrain.gate.against_promoted
+    assert against is not None and against.comparison is None
+    assert against.note.startswith(
+        f"a retrain of the promoted model's recipe ({first.card.version})"
+    )
+    promoted = registry.promoted()
+    assert promoted is not None and promoted.version == retrain.card.version
+
+
+def test_a_recipe_no_better_than_the_promoted_one_passes_but_the_promoted_one_keeps_serving(
+    tmp_path: Path, listening: InteractionMatrix
+) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    good = train_and_register(
+        listening, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    twin = train_and_register(
+        listening,
+        lambda: RP3betaTwin(RP3betaParams()),
+        registry,
+        training_window=WINDOW,
+        tolerance=0.1,
+    )
+    assert isinstance(twin, TrainingOutcome)
+    assert twin.beats_baseline and twin.not_worse_than_previous and not twin.promoted
+    against = twin.gate.against_promoted
+    assert against is not None and against.comparison is not None
+    assert against.comparison.reason.startswith(
+        "inconclusive: the difference +0.0000 is within noise"
+    )
+    assert twin.gate.reason == "inconclusive against the promoted recipe"
+    promoted = registry.promoted()
+    assert promoted is not None and promoted.version == good.card.version
+
+
+def test_the_card_records_the_gate_as_numbers(tmp_path: Path, listening: InteractionMatrix) -> None:
+    registry = ModelRegistry(tmp_path, "recommender")
+    train_and_register(
+        listening, lambda: RP3beta(RP3betaParams()), registry, training_window=WINDOW, tolerance=0.1
+    )
+    broken = train_and_register(
+        listening, ReversedPopularity, registry, training_window=WINDOW, tolerance=0.1
+    )
+    assert isinstance(broken, TrainingOutcome)
+    card = ModelCard.read(registry.folder / broken.card.version / CARD)
+    popularity, promoted = card.gates["popularity"], card.gates["promoted"]
+    assert popularity["decision"] == "worse" and popularity["decision_code"] == -2
+    assert popularity["interval_low"] <= popularity["difference"] <= popularity["interval_high"] < 0
+    assert popularity["users"] == promoted["users"] > 100
+    assert promoted["compared"] == 1 and promoted["tolerance"] == 0.1
+    assert promoted["interval_high"] < -0.1 * promoted["baseline_mean"]
+    assert card.gates["promotion"] == {"promoted": 0, "reason": "worse against popularity"}

@@ -25,6 +25,7 @@ from music_platform.lib.recommender.models import (
     RP3beta,
     Social,
 )
+from music_platform.lib.recommender.models.base import from_recipe, read_recipe
 
 N_USERS, N_ITEMS, N_FEATURES = 30, 40, 12
 
@@ -111,6 +112,42 @@ def test_saved_artefact_scores_identically(
     assert np.array_equal(loaded.score(users), model.score(users))
     assert np.array_equal(loaded.train.item_ids, train.item_ids)
     assert loaded.recommend(4, k=5) == model.recommend(4, k=5)
+
+
+@pytest.mark.parametrize("name", [name for name in MODELS if name not in ("social", "blend")])
+def test_a_recipe_read_from_an_artefact_refits_to_the_same_model(
+    name: str, train: InteractionMatrix, features: sp.csr_matrix, tmp_path: Path
+) -> None:
+    model = fitted(name, train, features)
+    recipe = read_recipe(model.save(tmp_path / "model.npz"))
+    assert recipe == model.recipe()
+    refitted = from_recipe(recipe, features).fit(train)
+    users = np.arange(N_USERS)
+    assert np.array_equal(refitted.score(users), model.score(users))
+
+
+def test_a_blend_recipe_refits_its_content_part_with_the_features_given(
+    train: InteractionMatrix, features: sp.csr_matrix, tmp_path: Path
+) -> None:
+    parts = {
+        "rp3beta": RP3beta(),
+        "als": ALS(ALSParams(factors=4)),
+        "content": Content(ContentParams(min_feature_items=1), features),
+    }
+    model = Blend(parts, {"rp3beta": 1.0, "als": 0.25, "content": 1.0}).fit(train)
+    recipe = read_recipe(model.save(tmp_path / "model.npz"))
+    refitted = from_recipe(recipe, features).fit(train)
+    users = np.arange(N_USERS)
+    assert np.array_equal(refitted.score(users), model.score(users))
+
+
+def test_a_recipe_needing_side_data_it_lacks_cannot_be_refitted(
+    train: InteractionMatrix, features: sp.csr_matrix
+) -> None:
+    with pytest.raises(ValueError, match="item_features"):
+        from_recipe(fitted("content", train, features).recipe()).fit(train)
+    with pytest.raises(ValueError, match="friends"):
+        from_recipe(fitted("blend", train, features).recipe(), features).fit(train)
 
 
 def test_loading_checks_the_model_kind(

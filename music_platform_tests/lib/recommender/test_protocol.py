@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 
 from music_platform.lib.recommender import InteractionMatrix, evaluate, split
+from music_platform.lib.recommender.protocol import evaluate_users
 from music_platform.lib.recommender.ranking import top_k
 
 ITEMS_BY_USER = {
@@ -89,6 +90,17 @@ def test_metrics_match_the_hand_computation() -> None:
     assert metrics.hit_rate == pytest.approx(2 / 3)
     # Recommended {50, 60, 70, 100} out of 9 candidates.
     assert metrics.coverage == pytest.approx(4 / 9)
+
+
+def test_each_users_metrics_are_kept_for_paired_comparisons() -> None:
+    data = split(tiny(), seed=42)
+    per_user = evaluate_users(FixedScores(data.train, ITEM_SCORES), data, k=3, batch_size=2)
+    # The hand computation above, user by user (1, 3, 4), across two batches.
+    assert data.train.user_ids[per_user.users].tolist() == [1, 3, 4]
+    assert per_user.ndcg.tolist() == pytest.approx([1, 0, 1 / (1 + 1 / math.log2(3))])
+    assert per_user.recall.tolist() == pytest.approx([1, 0, 1 / 2])
+    assert per_user.hit.tolist() == [1, 0, 1]
+    assert per_user.summary() == evaluate(FixedScores(data.train, ITEM_SCORES), data, k=3)
 
 
 def test_a_hit_lower_down_is_discounted() -> None:

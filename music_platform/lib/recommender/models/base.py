@@ -120,6 +120,11 @@ class Recommender(ABC):
             raise TypeError(f"{path} holds a {header['kind']}, not a {cls.__name__}")
         return model
 
+    def recipe(self) -> dict[str, Any]:
+        """What the model is before fitting: its kind and hyperparameters (and its parts'), as
+        JSON values; `from_recipe` builds an unfitted model from it."""
+        return json.loads(json.dumps(self._header()))
+
     @classmethod
     def _from_header(cls, header: dict[str, Any]) -> Recommender:
         return cls(cls.Params(**header["params"]))
@@ -155,6 +160,24 @@ class Recommender(ABC):
     def _seen_items(self, user_index: int) -> np.ndarray:
         matrix = self._fitted_train().matrix
         return matrix.indices[matrix.indptr[user_index] : matrix.indptr[user_index + 1]]
+
+
+def read_recipe(path: Path | str) -> dict[str, Any]:
+    """The recipe of the model in an artefact, without reading its arrays."""
+    with np.load(Path(path), allow_pickle=False) as archive:
+        header = json.loads(str(archive[_HEADER]))
+    header.pop("format")
+    return header
+
+
+def from_recipe(recipe: dict[str, Any], item_features: sp.spmatrix | None = None) -> Recommender:
+    """An unfitted model of the recipe; `item_features` go to the parts that use them (rows in
+    the item order of the interactions it will be fitted on)."""
+    model = model_type(recipe["kind"])._from_header(recipe)
+    for part in (model, *getattr(model, "components", {}).values()):
+        if getattr(part, "uses_item_features", False):
+            part.item_features = item_features
+    return model
 
 
 def model_type(kind: str) -> type[Recommender]:
