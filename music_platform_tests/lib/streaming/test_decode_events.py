@@ -157,3 +157,29 @@ def test_tricky_values_among_thousands_of_valid_ones_decode_as_the_model_does() 
         assert events.equals(expected_events)
         # The valid tricky values are staged beside the synthetic ones.
         assert events.height > len(valid)
+
+
+@pytest.mark.parametrize(
+    ("track_id", "reason"),
+    [
+        ("trk\x00nul", "control character"),
+        ("Bj\u00c3\u00b6rk-1", "mojibake"),
+        ("trk\ufffd", "invalid UTF-8"),
+    ],
+)
+def test_an_id_with_damaged_text_is_refused_on_both_paths(track_id: str, reason: str) -> None:
+    """Streamed events are validated once, here, so the encoding rules staging applies to every
+    other text column apply to their ids too."""
+    event = {
+        "event_id": "e-1",
+        "user_id": "u-1",
+        "track_id": track_id,
+        "played_at": "2026-12-01T10:00:00Z",
+        "ms_played": 1000,
+    }
+    line = json.dumps(event).encode()
+    single = decode_event(line)
+    assert isinstance(single, str) and single.startswith(f"track_id: {reason}")
+    frame, rejects = decode_events([line])
+    assert frame.is_empty()
+    assert rejects == [(0, single)]
