@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import takewhile
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
@@ -102,6 +103,7 @@ class RunView:
                 self._print_line("[yellow]-[/]", key, "[yellow]skipped[/]")
             return
         owned = self._step_assets.get(step, [])
+        touched = self._print_skipped_together(touched)
         for key, progress in touched.items():
             # dbt's source tests check `landing/*`, written by an earlier step: say whose.
             checked_by = step if owned and key not in owned else None
@@ -110,6 +112,24 @@ class RunView:
             for key in self._step_assets.get(step, []):
                 if key not in touched:
                     self._print_line("[red]✗[/]", key, "[red]failed[/]")
+
+    def _print_skipped_together(
+        self, touched: dict[dg.AssetKey, _AssetProgress]
+    ) -> dict[dg.AssetKey, _AssetProgress]:
+        """A provider's assets skipped for one reason as one line (`raw/spotify_* (4)`); returns
+        the assets left to print one by one."""
+        skipped = {key: p for key, p in touched.items() if p.skipped is not None}
+        reasons = {p.skipped for p in skipped.values()}
+        if len(skipped) < 2 or len(reasons) != 1:
+            return touched
+        names = [key.to_user_string() for key in skipped]
+        same = takewhile(lambda chars: len(set(chars)) == 1, zip(*names, strict=False))
+        prefix = "".join(chars[0] for chars in same)
+        label = f"{prefix}* ({len(names)})"
+        self.console.print(
+            f"[dim]- {label:<{self._width}}  skipped: {reasons.pop()}[/]", highlight=False
+        )
+        return {key: p for key, p in touched.items() if key not in skipped}
 
     def _print_asset(
         self, key: dg.AssetKey, progress: _AssetProgress, *, checked_by: str | None
