@@ -290,14 +290,6 @@ class Settings(BaseSettings):
         return self.home_dir / "dagster"
 
     @property
-    def staging_backend(self) -> str:
-        return "duckdb" if self.env is Environment.LOCAL else "postgres"
-
-    @property
-    def warehouse_backend(self) -> str:
-        return "snowflake" if self.env is Environment.PROD else "duckdb"
-
-    @property
     def dbt_target(self) -> str:
         """The dbt profile's target: named by environment, as in dbt_project/profiles.yml."""
         return self.env.value

@@ -1,4 +1,5 @@
-"""Environment resolution: one place decides the backends, and bad values say what to do."""
+"""Environment resolution: one place decides the backends (resources/__init__.py), and bad
+values say what to do."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from music_platform.resources import staging_resource, warehouse_resource
 from music_platform.settings import Environment, SettingsError, get_settings
 from music_platform_tests.platform_env import applied
 
@@ -24,8 +26,8 @@ def test_environment_picks_backends(
 ) -> None:
     with applied({"MUSIC_PLATFORM_ENV": env}):
         settings = get_settings()
-        assert settings.staging_backend == staging
-        assert settings.warehouse_backend == warehouse
+        assert staging_resource(settings).engine == staging
+        assert warehouse_resource(settings).engine == warehouse
         assert settings.dbt_target == dbt_target
 
 
