@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
+
+# The type of a step failure's error chain, which the public events expose untyped.
 from dagster._utils.error import SerializableErrorInfo
 
 ROW_COUNT = "dagster/row_count"
@@ -107,7 +108,7 @@ def summarise_run(
         event = record.dagster_event
         if event is None:
             continue
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
             key = materialization.asset_key
             # A partition range is one write reported once per partition: count its rows once.
@@ -122,7 +123,7 @@ def summarise_run(
                     "drift": list(_value(metadata, "drift", []) or []),
                 }
             partitions.setdefault(key, set()).add(materialization.partition)
-        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             check_key = evaluation.asset_check_key
             blocking = check_key in blocking_checks
@@ -149,7 +150,7 @@ def summarise_run(
                     description=evaluation.description or "",
                 )
             )
-        elif event.event_type == DagsterEventType.STEP_FAILURE:
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
             # Dagster wraps what the step raised ("Error occurred while executing op ..."):
             # report what the step raised, not the wrapper (nor what that error wrapped).

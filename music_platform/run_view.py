@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from itertools import takewhile
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
-from dagster._core.events.log import EventLogEntry
 from rich.console import Console, Group
 from rich.spinner import Spinner
 from rich.text import Text
@@ -48,15 +46,15 @@ class RunView:
             default=20,
         )
 
-    def update(self, entries: list[EventLogEntry]) -> None:
+    def update(self, entries: list[dg.EventLogEntry]) -> None:
         for entry in entries:
             event = entry.dagster_event
             if event is None or event.step_key is None:
                 continue
             step = event.step_key
-            if event.event_type == DagsterEventType.STEP_START:
+            if event.event_type == dg.DagsterEventType.STEP_START:
                 self._running[step] = entry.timestamp
-            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
                 materialization = event.step_materialization_data.materialization
                 progress = self._progress(step, materialization.asset_key)
                 if materialization.partition is not None:
@@ -67,7 +65,7 @@ class RunView:
                 if progress.rows is None:  # a partition range reports its one count per day
                     value = materialization.metadata.get(ROW_COUNT)
                     progress.rows = None if value is None else int(getattr(value, "value", 0))
-            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
                 evaluation = event.event_specific_data
                 progress = self._progress(step, evaluation.asset_check_key.asset_key)
                 if evaluation.passed:
@@ -96,9 +94,9 @@ class RunView:
     def _progress(self, step: str, key: dg.AssetKey) -> _AssetProgress:
         return self._steps.setdefault(step, {}).setdefault(key, _AssetProgress())
 
-    def _finish(self, step: str, outcome: DagsterEventType) -> None:
+    def _finish(self, step: str, outcome: dg.DagsterEventType) -> None:
         touched = self._steps.get(step, {})
-        if outcome == DagsterEventType.STEP_SKIPPED:
+        if outcome == dg.DagsterEventType.STEP_SKIPPED:
             for key in self._step_assets.get(step, []):
                 self._print_line("[yellow]-[/]", key, "[yellow]skipped[/]")
             return
@@ -108,7 +106,7 @@ class RunView:
             # dbt's source tests check `landing/*`, written by an earlier step: say whose.
             checked_by = step if owned and key not in owned else None
             self._print_asset(key, progress, checked_by=checked_by)
-        if outcome == DagsterEventType.STEP_FAILURE:
+        if outcome == dg.DagsterEventType.STEP_FAILURE:
             for key in self._step_assets.get(step, []):
                 if key not in touched:
                     self._print_line("[red]✗[/]", key, "[red]failed[/]")

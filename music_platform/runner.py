@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
-from dagster._core.events.log import EventLogEntry
+
+# A partition range as one run's tags, and a run id before the run exists (to follow its
+# events from the start): Dagster exports neither.
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -33,15 +34,15 @@ from music_platform.settings import Settings
 RUN_LOGGING = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 # What the live view follows, in the order the run writes it.
 VIEW_EVENTS = {
-    DagsterEventType.STEP_START,
-    DagsterEventType.ASSET_MATERIALIZATION,
-    DagsterEventType.ASSET_CHECK_EVALUATION,
-    DagsterEventType.STEP_SUCCESS,
-    DagsterEventType.STEP_FAILURE,
-    DagsterEventType.STEP_SKIPPED,
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.STEP_SKIPPED,
 }
 
-EventsCallback = Callable[[list[EventLogEntry]], None]
+EventsCallback = Callable[[list[dg.EventLogEntry]], None]
 
 
 def last_partition_keys(partitions: dg.DailyPartitionsDefinition, days: int) -> list[str]:

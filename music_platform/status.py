@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+
+# Freshness and check states read from the instance: Dagster's UI reads them the same way, and
+# no public API returns them.
 from dagster._core.definitions.freshness import FreshnessState
 from dagster._core.definitions.freshness_evaluator import FRESHNESS_EVALUATORS_BY_POLICY_TYPE
 from dagster._core.loader import LoadingContext

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
+
+# A partition range as one run's tags: Dagster reads these names but exports no constants.
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -266,7 +267,7 @@ def _root_cause(event: dg.DagsterEvent) -> str:
 def _failure_record(context: dg.RunFailureSensorContext) -> dict:
     run = context.dagster_run
     planned = context.instance.all_logs(
-        run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
     )
     steps = [
         {"step": event.step_key, "error": _root_cause(event)}

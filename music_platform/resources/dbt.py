@@ -38,6 +38,7 @@ class ProjectDbtCliResource(DbtCliResource):
     Those folders would pile up with every run, so only the newest KEPT_INVOCATIONS stay.
     """
 
+    # Private in dagster-dbt, with no public option to skip its `dbt --version` subprocess.
     @cached_property
     def _cli_version(self) -> version.Version:
         return version.parse(dbt_core_version)
@@ -48,6 +49,7 @@ class ProjectDbtCliResource(DbtCliResource):
         # rows themselves (dbt.with_row_counts), so none is built.
         return None
 
+    # Private too: the one place a new invocation's target folder is known before dbt runs.
     def _get_unique_target_path(self, *, context: dg.AssetExecutionContext | None) -> Path:
         path = super()._get_unique_target_path(context=context)
         folder = path if path.is_absolute() else Path(self.project_dir) / path
