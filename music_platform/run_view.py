@@ -13,7 +13,7 @@ from rich.console import Console, Group
 from rich.spinner import Spinner
 from rich.text import Text
 
-from music_platform.lib.run_summary import ROW_COUNT
+from music_platform.run_summary import ROW_COUNT
 
 
 @dataclass

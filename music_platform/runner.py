@@ -25,7 +25,7 @@ from dagster._core.storage.tags import (
 )
 from dagster._core.utils import make_new_run_id
 
-from music_platform.lib.run_summary import RunSummary, summarise_run
+from music_platform.run_summary import RunSummary, summarise_run
 from music_platform.settings import Settings
 
 # Every Dagster event goes to the run's log (the terminal shows the live view instead); the

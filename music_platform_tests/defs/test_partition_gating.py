@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from music_platform.lib.run_summary import RunSummary, summarise_run
+from music_platform.run_summary import RunSummary, summarise_run
 from music_platform_tests.platform_env import applied, platform_environment
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from music_platform.lib.metadata import table_metadata
+from music_platform.defs.shared.metadata import table_metadata
 from music_platform.lib.raw_files import raw_path, write_raw
 from music_platform.lib.schemas import ColumnType, polars_schema
 from music_platform.lib.sources.records import raw_item

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from music_platform.defs.partitions import CATALOGUE_FRESHNESS
+from music_platform.defs.shared.metadata import markdown_preview
 from music_platform.defs.sources import files, kaggle, lastfm, spotify
 from music_platform.defs.sources.landing import KINDS, read_landed
 from music_platform.defs.sources.listens import listened_so_far, raw_listens_key
 from music_platform.defs.sources.selection import ListensSource, SourceSelection
-from music_platform.lib.metadata import markdown_preview
 from music_platform.lib.raw_files import raw_path, write_raw
 from music_platform.lib.sources.catalogue import ReconciledCatalogue, reconcile
 from music_platform.lib.sources.catalogue_inputs import (

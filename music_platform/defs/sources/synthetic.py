@@ -18,8 +18,8 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
+from music_platform.defs.shared.metadata import table_metadata
 from music_platform.lib import schemas
-from music_platform.lib.metadata import table_metadata
 from music_platform.lib.raw_files import raw_path, read_raw, write_raw
 from music_platform.settings import get_settings
 

@@ -22,10 +22,10 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
+from music_platform.defs.shared.metadata import table_metadata
 from music_platform.defs.sources.providers import StagingSource
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.lib import schemas
-from music_platform.lib.metadata import table_metadata
 from music_platform.lib.quality import compare
 from music_platform.lib.staging.store import LoadResult, PreparedLoad, StagingStore, prepare_load
 from music_platform.lib.staging.validate import DUPLICATE_REASON_PREFIX

@@ -15,11 +15,11 @@ from music_platform.defs.partitions import (
     daily_partitions,
     single_run_backfill,
 )
+from music_platform.defs.shared.metadata import markdown_preview
 from music_platform.defs.staging.assets import refuse_checks_alone, selected_checks, staging_key
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.defs.warehouse.resources import WarehouseResource
 from music_platform.lib import schemas
-from music_platform.lib.metadata import markdown_preview
 from music_platform.settings import get_settings
 
 

@@ -1,0 +1,1 @@
+"""What every area shares: asset keys, partitions, freshness policies and metadata helpers."""
