@@ -35,9 +35,9 @@ from music_platform.defs.recommender.assets import REGISTRY_NAME, project_model
 from music_platform.defs.recommender.training import train_and_register
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
+from music_platform.lib.recommender.service import RecommendationService
 from music_platform.lib.recommender.synthetic_world import synthetic_world
 from music_platform.lib.synthetic import SyntheticConfig
-from music_platform.serving.recommendations import RecommendationService
 from music_platform_tests.fixtures.service import serve_process
 
 # The largest limit the settings allow: at the overload's client count, nothing is shed.

@@ -125,7 +125,7 @@ def run(
         from music_platform.defs.sources.selection import select_sources
 
         selection = select_sources(settings)
-        from music_platform.lib.connectivity import check_services
+        from music_platform.connectivity import check_services
 
         check_services(settings)
     except SettingsError as error:
@@ -278,7 +278,7 @@ def recommend(
         settings = get_settings()
     except SettingsError as error:
         raise fail(str(error)) from None
-    from music_platform.serving.recommendations import (
+    from music_platform.lib.recommender.service import (
         InvalidRequestError,
         NoModelError,
         NotFoundError,
