@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.source_errors import SourceUnavailableError
 from music_platform.lib.sources.lastfm import DEFAULT_API_ROOT, LastfmClient, LastfmSettings
 from music_platform.lib.sources.ratelimit import TokenBucket
 from music_platform.lib.sources.retry import RetryPolicy

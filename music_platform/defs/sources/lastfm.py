@@ -21,7 +21,7 @@ from music_platform.defs.sources.landing import (
     records_frame,
     write_all,
 )
-from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.source_errors import SourceUnavailableError
 from music_platform.lib.sources.lastfm import SOURCE, LastfmClient, heard
 from music_platform.settings import get_settings
 

@@ -24,7 +24,7 @@ from music_platform.defs.sources.landing import (
 )
 from music_platform.defs.sources.listens import listened, raw_listens_key
 from music_platform.defs.sources.selection import SourceSelection
-from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.source_errors import SourceUnavailableError
 from music_platform.lib.sources.spotify import (
     SOURCE,
     AudioFeatures,

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from music_platform.lib.schemas import ARTISTS, TRACKS
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     DatasetVerificationError,
     WrongColumnsError,

@@ -8,7 +8,7 @@ from xml.dom import minidom
 
 import pytest
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     IncompleteResultError,
     MalformedResponseError,

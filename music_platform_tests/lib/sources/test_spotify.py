@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     MalformedResponseError,
     RetryAfterTooLongError,
