@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the project and to the real public data beside the checkout."""
+"""Shared fixtures: the real public data beside the checkout."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+from music_platform_tests.support.paths import SHARED_DATA
 
 
 @pytest.fixture(scope="session")

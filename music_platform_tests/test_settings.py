@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from music_platform.settings import Environment, SettingsError, get_settings
-from music_platform_tests.platform_env import applied
+from music_platform_tests.support.platform_env import applied
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from music_platform.defs.sources.definitions import build_defs
 from music_platform.defs.sources.selection import ListensSource, select_sources
 from music_platform.defs.staging.resources import StagingResource
 from music_platform.settings import SettingsError, get_settings
-from music_platform_tests.platform_env import applied, platform_environment, run_cli
+from music_platform_tests.support.platform_env import applied, platform_environment, run_cli
 
 LASTFM = {"LASTFM_API_KEY": "k", "LASTFM_USERS": "alice, bob"}
 SPOTIFY = {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}

@@ -20,7 +20,7 @@ from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.streaming.sink import event_sink
 from music_platform.settings import get_settings
-from music_platform_tests.platform_env import applied, platform_environment, run_cli
+from music_platform_tests.support.platform_env import applied, platform_environment, run_cli
 
 STREAMED = 1_500
 

@@ -19,7 +19,7 @@ from music_platform.lib.sources.catalogue_inputs import (
 from music_platform.lib.sources.identity import heard_key
 from music_platform.lib.sources.kaggle import COLUMNS
 from music_platform.lib.sources.records import landed
-from music_platform_tests.fixtures import spotify_fake
+from music_platform_tests.support import spotify_fake
 
 SPOTIFY_ID = "2IVsRhKrx8hlQBOWy4qebo"
 OTHER_RELEASE = "0therRe1easeOfTheSong0"

@@ -26,7 +26,7 @@ from music_platform.lib.sources.kaggle import (
     tracks_dataset,
 )
 from music_platform.lib.sources.retry import RetryPolicy
-from music_platform_tests.fixtures.kaggle_fake import (
+from music_platform_tests.support.kaggle_fake import (
     DOWNLOAD_PATH,
     KAGGLE_HEADER,
     USERNAME,
