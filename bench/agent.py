@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -22,15 +21,17 @@ from report import write_json
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from music_platform.lib.agent.loop import Agent
 from music_platform.lib.agent.tools import Toolbox
 from music_platform.lib.agent.tracing import ToolTracer
-from music_platform_tests.agent.conftest import API_KEY, agent_settings
-from music_platform_tests.agent.eval_set import ATTACKS, build_eval_set, score, scripted_model
-from music_platform_tests.agent.fake_llm import fake_llm
-from music_platform_tests.agent.world import build_agent_world
+from music_platform_tests.support.agent.eval_set import (
+    ATTACKS,
+    build_eval_set,
+    score,
+    scripted_model,
+)
+from music_platform_tests.support.agent.fake_llm import fake_llm
+from music_platform_tests.support.agent.world import API_KEY, agent_settings, build_agent_world
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from music_platform_tests.platform_env import platform_environment
+from music_platform_tests.support.platform_env import platform_environment
 
 TINY_LOCATION = """
 import dagster as dg

@@ -28,13 +28,13 @@ from report import write_json
 from rich.console import Console
 from rich.table import Table
 
-from music_platform_tests.fixtures.loopback import free_port
-from music_platform_tests.ops.dagster_services import (
+from music_platform_tests.support.dagster_services import (
     GraphQL,
     start_process,
     stop_process_group,
     wait_for,
 )
+from music_platform_tests.support.loopback import free_port
 
 LOAD_DEFINITIONS = "import music_platform.definitions as d; d.defs()"
 BARE_DAGSTER = "import dagster"

@@ -1,7 +1,7 @@
 """Data quality on the files path: what each defect gets, and what validation costs.
 
 1. Every defective file of the README's data quality table (built from the real shared files by
-   `music_platform_tests/lib/quality/defects.py`) is screened and its landing checks evaluated
+   `music_platform_tests/support/defects.py`) is screened and its landing checks evaluated
    against the real file's landing: defect kind, expected and observed behaviour.
 2. The cost of validation: screening a clean file (`lib.quality.files.screen_file`: split, cast,
    structure, encoding, ranges, timestamps, exact copies) against an unvalidated load of the
@@ -30,8 +30,8 @@ from rich.table import Table
 from music_platform.lib.quality.files import FileFormat, screen_file
 from music_platform.lib.sources.files import SCROBBLES_FORMAT, SHARED_FILES, SONGS_FORMAT
 from music_platform.lib.sources.kaggle import TRACKS_FORMAT
-from music_platform_tests.conftest import SHARED_DATA
-from music_platform_tests.lib.quality.defects import DEFECTS, observe, write_defective
+from music_platform_tests.support.defects import DEFECTS, observe, write_defective
+from music_platform_tests.support.paths import SHARED_DATA
 
 
 def best_of_interleaved(repeats: int, *runs: Callable[[], Any]) -> list[tuple[float, float]]:

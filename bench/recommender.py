@@ -32,11 +32,11 @@ from rich.console import Console
 from rich.table import Table
 
 from music_platform.lib.recommender import InteractionMatrix, Split, evaluate, split
-from music_platform.lib.recommender.components import SideData
-from music_platform.lib.recommender.hetrec import load_friends, load_interactions, load_item_tags
 from music_platform.lib.recommender.models import Blend, Popularity
 from music_platform.lib.recommender.protocol import TEST_SEED, VALIDATION_SEED
-from music_platform.lib.recommender.tuning import tune_blend
+from research.components import SideData
+from research.hetrec import load_friends, load_interactions, load_item_tags
+from research.tuning import tune_blend
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/hetrec2011-lastfm-2k"
 PROJECT_MODEL = "blend"

@@ -18,12 +18,9 @@ from pathlib import Path
 
 import duckdb
 from report import write_json
+from retrieval_set import hetrec_catalogue
 from rich.console import Console
 from rich.table import Table
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from retrieval_set import hetrec_catalogue
 
 from music_platform.lib.rag.embedding import BATCH_SIZE, Embedder
 from music_platform.lib.rag.index import refresh_index

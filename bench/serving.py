@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -29,16 +28,14 @@ from report import write_json
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from music_platform.defs.recommender.assets import REGISTRY_NAME, project_model
 from music_platform.defs.recommender.training import train_and_register
 from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.recommender.synthetic_world import synthetic_world
+from music_platform.lib.recommender.service import RecommendationService
 from music_platform.lib.synthetic import SyntheticConfig
-from music_platform.serving.recommendations import RecommendationService
-from music_platform_tests.fixtures.service import serve_process
+from music_platform_tests.support.service import serve_process
+from music_platform_tests.support.synthetic_world import synthetic_world
 
 # The largest limit the settings allow: at the overload's client count, nothing is shed.
 NO_SHEDDING = 32

@@ -30,9 +30,9 @@ from music_platform.lib.sources.kaggle import read_tracks_csv
 from music_platform.lib.sources.lastfm import LastfmClient, LastfmSettings
 from music_platform.lib.sources.ratelimit import TokenBucket
 from music_platform.lib.sources.spotify import SpotifyClient, SpotifySettings
-from music_platform_tests.conftest import SHARED_DATA
-from music_platform_tests.fixtures import lastfm_fake, spotify_fake
-from music_platform_tests.fixtures.loopback import LoopbackServer, make_certificates
+from music_platform_tests.support import lastfm_fake, spotify_fake
+from music_platform_tests.support.loopback import LoopbackServer, make_certificates
+from music_platform_tests.support.paths import SHARED_DATA
 
 DAY = date(2024, 3, 1)
 

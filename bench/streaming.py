@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import resource
-import sys
 import tempfile
 import time
 import uuid
@@ -30,8 +29,6 @@ from report import write_json
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from music_platform.lib.events import encode_events
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore, StagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
@@ -39,8 +36,8 @@ from music_platform.lib.streaming.kafka import FAST_GROUP_SETTINGS, ensure_topic
 from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.settings import KafkaSettings
-from music_platform_tests.fixtures.tansu import tansu_broker
-from music_platform_tests.platform_env import scratch_database
+from music_platform_tests.support.platform_env import scratch_database
+from music_platform_tests.support.tansu import tansu_broker
 
 PARTITIONS = 3
 GOAL_EVENTS_PER_S = 50_000

@@ -26,7 +26,7 @@ from report import write_json
 from rich.console import Console
 from rich.table import Table
 
-from music_platform_tests.ops.dagster_services import GraphQL, wait_for, webserver
+from music_platform_tests.support.dagster_services import GraphQL, wait_for, webserver
 
 LOCATION = "music_platform"
 ASSET_GRAPH = """

@@ -125,7 +125,7 @@ def run(
         from music_platform.lib.sources.selection import select_sources
 
         selection = select_sources(settings)
-        from music_platform.lib.connectivity import check_services
+        from music_platform.connectivity import check_services
 
         check_services(settings)
     except SettingsError as error:
@@ -285,7 +285,7 @@ def recommend(
         settings = get_settings()
     except SettingsError as error:
         raise fail(str(error)) from None
-    from music_platform.serving.recommendations import (
+    from music_platform.lib.recommender.service import (
         InvalidRequestError,
         NoModelError,
         NotFoundError,

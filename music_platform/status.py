@@ -242,8 +242,8 @@ def show(settings: Settings, *, as_json: bool) -> None:
     """Print the status of the instance this environment uses (the one `run` writes to)."""
     from rich.console import Console
 
+    from music_platform.connectivity import check_services
     from music_platform.instance import prepare_dagster_home
-    from music_platform.lib.connectivity import check_services
 
     check_services(settings)
     os.environ.update(instance_environment(settings))

@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the project and to the real public data beside the checkout."""
+"""Shared fixtures: the real public data beside the checkout; the dbt manifest, prepared once."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+from music_platform.lib.dbt_project import prepare_manifest
+from music_platform.settings import get_settings
+from music_platform_tests.support.paths import SHARED_DATA
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The definitions read the dbt manifest when they are imported, which test modules do as
+    they are collected: parse the project first (a no-op when it is up to date), as
+    `music-platform run` does."""
+    prepare_manifest(get_settings())
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from music_platform_tests.platform_env import platform_environment, run_cli
+from music_platform_tests.support.platform_env import platform_environment, run_cli
 
 
 def test_bad_environment_gets_a_one_line_error(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from music_platform.definitions import build_definitions
 from music_platform.settings import get_settings
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 LASTFM_AND_SPOTIFY = {
     "LASTFM_API_KEY": "key",

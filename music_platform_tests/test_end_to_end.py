@@ -10,7 +10,11 @@ import polars as pl
 import psycopg
 import pytest
 
-from music_platform_tests.platform_env import platform_environment, run_cli, scratch_database
+from music_platform_tests.support.platform_env import (
+    platform_environment,
+    run_cli,
+    scratch_database,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from music_platform_tests.platform_env import platform_environment
+from music_platform_tests.support.platform_env import platform_environment
 
 # Each costs a noticeable share of a second or more to import and is used by a step, not by the
 # asset definitions. (The table contracts name their column types without polars, which their

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from music_platform_tests.platform_env import platform_environment, run_cli
+from music_platform_tests.support.platform_env import platform_environment, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 
 from music_platform.resources import staging_resource, warehouse_resource
 from music_platform.settings import Environment, SettingsError, get_settings
-from music_platform_tests.platform_env import applied
+from music_platform_tests.support.platform_env import applied
 
 
 @pytest.mark.parametrize(

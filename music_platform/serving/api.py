@@ -9,14 +9,14 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from music_platform.serving.load_shedding import ConcurrencyLimit
-from music_platform.serving.recommendations import (
+from music_platform.lib.recommender.service import (
     MAX_K,
     InvalidRequestError,
     NoModelError,
     NotFoundError,
     RecommendationService,
 )
+from music_platform.serving.load_shedding import ConcurrencyLimit
 from music_platform.settings import Settings
 
 HEALTH_PATH = "/health"
@@ -94,7 +94,7 @@ def create_app(models_dir: Path, *, max_concurrency: int = DEFAULT_MAX_CONCURREN
         """The most listened tracks of a genre."""
         return service.top_for_genre(genre, k=k)
 
-    from music_platform.lib.agent.http import add_ask_route
+    from music_platform.serving.ask import add_ask_route
 
     add_ask_route(app, models_dir)
     return app

@@ -6,24 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from music_platform.lib.agent.tools import Toolbox
-from music_platform.settings import Settings
-from music_platform_tests.agent.world import AgentWorld, build_agent_world
-
-API_KEY = "sk-test-secret-never-leaks-0123456789"
+from music_platform_tests.support.agent.world import (
+    API_KEY,
+    AgentWorld,
+    agent_settings,
+    build_agent_world,
+)
 
 
 @pytest.fixture(scope="session")
 def agent_world(tmp_path_factory: pytest.TempPathFactory) -> AgentWorld:
     return build_agent_world(tmp_path_factory.mktemp("agent-home"))
-
-
-def agent_settings(world: AgentWorld, **overrides: object) -> Settings:
-    values: dict[str, object] = {"home": world.home, "llm_api_key": SecretStr(API_KEY)}
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

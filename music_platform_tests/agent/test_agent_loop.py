@@ -9,11 +9,15 @@ import polars as pl
 
 from music_platform.lib.agent.loop import NO_MODEL_NOTICE, Agent
 from music_platform.lib.agent.tools import Toolbox
-from music_platform_tests.agent.conftest import API_KEY, agent_settings
-from music_platform_tests.agent.eval_set import build_eval_set, score, scripted_model
-from music_platform_tests.agent.fake_llm import fake_llm
-from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
-from music_platform_tests.platform_env import platform_environment, run_cli
+from music_platform_tests.support.agent.eval_set import build_eval_set, score, scripted_model
+from music_platform_tests.support.agent.fake_llm import fake_llm
+from music_platform_tests.support.agent.world import (
+    API_KEY,
+    INJECTED_ARTIST,
+    AgentWorld,
+    agent_settings,
+)
+from music_platform_tests.support.platform_env import platform_environment, run_cli
 
 
 def _agent(world: AgentWorld, toolbox: Toolbox, base_url: str) -> Agent:

@@ -12,12 +12,11 @@ import polars as pl
 import uvicorn
 
 from music_platform.serving.api import create_app
-from music_platform_tests.agent.conftest import API_KEY
-from music_platform_tests.agent.eval_set import scripted_model
-from music_platform_tests.agent.fake_llm import fake_llm
-from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
-from music_platform_tests.fixtures.loopback import free_port
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support.agent.eval_set import scripted_model
+from music_platform_tests.support.agent.fake_llm import fake_llm
+from music_platform_tests.support.agent.world import API_KEY, INJECTED_ARTIST, AgentWorld
+from music_platform_tests.support.loopback import free_port
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 
 @contextmanager

@@ -22,9 +22,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from music_platform.lib.agent.tools import TOOLS
-from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
-from music_platform_tests.fixtures.loopback import free_port
-from music_platform_tests.platform_env import platform_environment
+from music_platform_tests.support.agent.world import INJECTED_ARTIST, AgentWorld
+from music_platform_tests.support.loopback import free_port
+from music_platform_tests.support.platform_env import platform_environment
 
 pytestmark = pytest.mark.slow
 

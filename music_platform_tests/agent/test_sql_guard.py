@@ -14,8 +14,8 @@ from music_platform.lib.agent.sql_guard import (
 )
 from music_platform.lib.agent.tools import Toolbox
 from music_platform.lib.agent.tracing import read_trace
-from music_platform_tests.agent.eval_set import ATTACKS
-from music_platform_tests.agent.world import AgentWorld
+from music_platform_tests.support.agent.eval_set import ATTACKS
+from music_platform_tests.support.agent.world import AgentWorld
 
 MARTS = marts_tables()
 

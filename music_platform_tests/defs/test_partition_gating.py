@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from music_platform.run_summary import RunSummary, summarise_run
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from music_platform.lib.fault_points import PAUSE_AT, PAUSE_MARKER
-from music_platform_tests.conftest import REPO_ROOT
+from music_platform_tests.support.paths import REPO_ROOT
 
 PAUSE_DEADLINE_SECONDS = 600
 

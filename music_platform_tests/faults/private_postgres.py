@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from music_platform_tests.fixtures.loopback import free_port
+from music_platform_tests.support.loopback import free_port
 
 SERVER_BINARIES = Path("/usr/lib/postgresql")
 INITDB_OPTIONS = ("-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")

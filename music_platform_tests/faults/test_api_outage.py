@@ -18,7 +18,7 @@ from music_platform_tests.defs.sources.world import (
     populate_spotify,
     run_sources,
 )
-from music_platform_tests.fixtures.lastfm_fake import Fault
+from music_platform_tests.support.lastfm_fake import Fault
 
 pytestmark = pytest.mark.slow
 

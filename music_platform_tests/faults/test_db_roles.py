@@ -14,9 +14,9 @@ from psycopg import sql
 
 from music_platform.lib.schemas import LISTENS
 from music_platform.lib.staging import PostgresStagingStore
-from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.lib.staging.frames import DAY, listens
-from music_platform_tests.platform_env import POSTGRES_ADMIN, scratch_database
+from music_platform_tests.support.paths import REPO_ROOT
+from music_platform_tests.support.platform_env import POSTGRES_ADMIN, scratch_database
 
 
 def _connect(database: str, user: str) -> psycopg.Connection:

@@ -12,7 +12,7 @@ import pytest
 from music_platform.lib.raw_files import RawWriteError, raw_path, read_raw, write_raw
 from music_platform_tests.faults.filesystems import grow, small_filesystem
 from music_platform_tests.lib.staging.frames import DAY, listens
-from music_platform_tests.platform_env import platform_environment, run_cli
+from music_platform_tests.support.platform_env import platform_environment, run_cli
 
 
 def test_a_raw_file_that_does_not_fit_names_its_path_and_leaves_the_previous_one() -> None:

@@ -22,9 +22,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.faults.killing import kill_session, wait_for
-from music_platform_tests.platform_env import platform_environment, run_cli
+from music_platform_tests.support.paths import REPO_ROOT
+from music_platform_tests.support.platform_env import platform_environment, run_cli
 
 pytestmark = pytest.mark.slow
 

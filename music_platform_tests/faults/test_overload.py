@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from music_platform_tests.fixtures.service import serve_process
-from music_platform_tests.serving.conftest import _world, promote_model
+from music_platform_tests.support.service import serve_process
+from music_platform_tests.support.synthetic_world import promote_model, serving_world
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ USERS = [f"u{n:06d}" for n in range(1, 121)]
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("serving-home")
-    promote_model(home / "models", _world())
+    promote_model(home / "models", serving_world())
     with serve_process(home, max_concurrency=LIMIT) as url:
         yield url
 

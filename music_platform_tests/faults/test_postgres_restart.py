@@ -19,7 +19,7 @@ from music_platform.lib.staging import PostgresStagingStore
 from music_platform_tests.faults.killing import start_paused
 from music_platform_tests.faults.private_postgres import PrivateCluster, private_cluster
 from music_platform_tests.lib.staging.frames import DAY, listens
-from music_platform_tests.platform_env import SMALL_WORLD, platform_environment, run_cli
+from music_platform_tests.support.platform_env import SMALL_WORLD, platform_environment, run_cli
 
 pytestmark = pytest.mark.slow
 

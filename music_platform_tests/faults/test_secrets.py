@@ -19,7 +19,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.defs.sources.world import (
     ALICE_TRACKS,
     kaggle_csv,
@@ -27,8 +26,9 @@ from music_platform_tests.defs.sources.world import (
     populate_lastfm,
     populate_spotify,
 )
-from music_platform_tests.fixtures import lastfm_fake, spotify_fake
-from music_platform_tests.platform_env import run_cli, scratch_database
+from music_platform_tests.support import lastfm_fake, spotify_fake
+from music_platform_tests.support.paths import REPO_ROOT
+from music_platform_tests.support.platform_env import run_cli, scratch_database
 
 pytestmark = pytest.mark.slow
 

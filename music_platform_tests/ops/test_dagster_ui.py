@@ -22,7 +22,8 @@ import pytest
 
 from music_platform.defs.automation import KAGGLE_TRACKS_KEY
 from music_platform.defs.shared.keys import daily_partitions
-from music_platform_tests.ops.dagster_services import (
+from music_platform_tests.ops.daily_path import DAILY_PATH
+from music_platform_tests.support.dagster_services import (
     BIN,
     REPO_ROOT,
     GraphQL,
@@ -32,8 +33,7 @@ from music_platform_tests.ops.dagster_services import (
     wait_for,
     webserver,
 )
-from music_platform_tests.ops.daily_path import DAILY_PATH
-from music_platform_tests.platform_env import (
+from music_platform_tests.support.platform_env import (
     applied,
     platform_environment,
     run_cli,

@@ -18,7 +18,7 @@ from music_platform.defs.shared.keys import RAW_LISTEN_EVENTS_FILE as EVENTS_FIL
 from music_platform.defs.shared.keys import daily_partitions
 from music_platform.settings import get_settings
 from music_platform.status import recent_run_failures
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 TRACKS_FROM_FILE = dg.AssetKey(["staging", "file_tracks"])
 DAILY_FACT = dg.AssetKey(["daily_fact"])

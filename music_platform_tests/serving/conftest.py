@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -13,40 +12,15 @@ import polars as pl
 import pytest
 import uvicorn
 
-from music_platform.defs.recommender.assets import REGISTRY_NAME, project_model
-from music_platform.defs.recommender.training import train_and_register
-from music_platform.lib.model_registry import ModelRegistry
 from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform.lib.recommender.synthetic_world import synthetic_world
-from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.serving.api import create_app
-from music_platform_tests.fixtures.loopback import free_port
-
-WINDOW = {"first_day": "2026-01-01", "last_day": "2026-01-07", "days": "7"}
-
-
-def _world() -> tuple[InteractionMatrix, pl.DataFrame]:
-    config = SyntheticConfig(seed=3, users=120, artists=40, tracks=400, events_per_day=1500)
-    return synthetic_world(config, date(2026, 1, 1), days=7)
+from music_platform_tests.support.loopback import free_port
+from music_platform_tests.support.synthetic_world import promote_model, serving_world
 
 
 @pytest.fixture(scope="session")
 def world() -> tuple[InteractionMatrix, pl.DataFrame]:
-    return _world()
-
-
-def promote_model(models_dir: Path, world: tuple[InteractionMatrix, pl.DataFrame]) -> str:
-    interactions, catalogue = world
-    outcome = train_and_register(
-        interactions,
-        project_model(catalogue, interactions),
-        ModelRegistry(models_dir, REGISTRY_NAME),
-        training_window=WINDOW,
-        tolerance=0.5,
-        catalogue=catalogue,
-    )
-    assert outcome.promoted
-    return outcome.card.version
+    return serving_world()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 import polars as pl
 
 from music_platform.lib.recommender.interactions import InteractionMatrix
-from music_platform_tests.serving.conftest import promote_model
+from music_platform_tests.support.synthetic_world import promote_model
 
 
 def test_known_user_gets_explained_recommendations(

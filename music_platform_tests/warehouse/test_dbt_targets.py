@@ -23,7 +23,7 @@ from music_platform.lib.synthetic import (
     generate_listens,
     generate_users,
 )
-from music_platform_tests.platform_env import scratch_database
+from music_platform_tests.support.platform_env import scratch_database
 
 pytestmark = pytest.mark.slow
 

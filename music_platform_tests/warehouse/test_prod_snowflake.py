@@ -12,7 +12,11 @@ import pytest
 
 from music_platform.lib.warehouse.snowflake_warehouse import SnowflakeWarehouse
 from music_platform.settings import SnowflakeSettings
-from music_platform_tests.platform_env import platform_environment, run_cli, scratch_database
+from music_platform_tests.support.platform_env import (
+    platform_environment,
+    run_cli,
+    scratch_database,
+)
 from music_platform_tests.warehouse.conftest import FakesnowServer
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from music_platform.lib.warehouse.snowflake_warehouse import (
 )
 from music_platform.resources import warehouse_resource
 from music_platform.settings import SnowflakeSettings, get_settings
-from music_platform_tests.platform_env import applied
+from music_platform_tests.support.platform_env import applied
 
 SNOWFLAKE_ENV = {
     "SNOWFLAKE_ACCOUNT": "acme-eu1",

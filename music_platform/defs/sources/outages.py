@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.source_errors import SourceUnavailableError
 from music_platform.settings import Settings
 
 

@@ -19,20 +19,19 @@ from music_platform.defs.shared.keys import (
 )
 from music_platform.defs.shared.metadata import markdown_preview
 from music_platform.defs.sources import files, kaggle, spotify
-from music_platform.defs.sources.catalogue import (
-    CatalogueInputs,
-    ReconciledCatalogue,
-    heard_from_listened,
-    lastfm_artists_from_raw,
-    lastfm_tracks_from_raw,
-    reconcile,
-    resolutions_from_raw,
-    spotify_from_raw,
-)
 from music_platform.defs.sources.landing import KINDS
 from music_platform.defs.sources.skipping import skipped
 from music_platform.lib.raw_files import raw_path, write_raw
 from music_platform.lib.sources import lastfm
+from music_platform.lib.sources.catalogue import ReconciledCatalogue, reconcile
+from music_platform.lib.sources.catalogue_inputs import (
+    CatalogueInputs,
+    heard_from_listened,
+    lastfm_artists_from_raw,
+    lastfm_tracks_from_raw,
+    resolutions_from_raw,
+    spotify_from_raw,
+)
 from music_platform.lib.sources.landed import read_landed
 from music_platform.lib.sources.listened import listened_so_far
 from music_platform.lib.sources.selection import ListensSource, Provider, SourceSelection

@@ -25,7 +25,7 @@ from music_platform.defs.shared.keys import (
 )
 from music_platform.defs.sources.landing import KINDS, landed_metadata
 from music_platform.defs.sources.skipping import skipped
-from music_platform.lib.sources.errors import SourceUnavailableError
+from music_platform.lib.source_errors import SourceUnavailableError
 from music_platform.lib.sources.landed import payloads, records_frame, write_all
 from music_platform.lib.sources.listened import listened
 from music_platform.lib.sources.selection import Provider

@@ -26,7 +26,7 @@ from music_platform.lib.agent.sql_guard import (
     run_guarded,
 )
 from music_platform.lib.agent.tracing import ToolTracer
-from music_platform.serving.recommendations import (
+from music_platform.lib.recommender.service import (
     InvalidRequestError,
     NoModelError,
     NotFoundError,

@@ -26,11 +26,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from music_platform.lib.quality.casting import cast_series, type_label, value_text
 from music_platform.lib.quality.ranges import bound_text
 from music_platform.lib.quality.text import SUSPECT_CHARACTERS, TextDefect, text_defects
 from music_platform.lib.schemas import ColumnType, polars_schema
-from music_platform.lib.sources.errors import WrongColumnsError
-from music_platform.lib.staging.casting import cast_series, type_label, value_text
+from music_platform.lib.source_errors import WrongColumnsError
 
 if TYPE_CHECKING:
     import polars as pl

@@ -5,7 +5,7 @@ and `_request` (method and params, credentials removed). Every failure is a `Sou
 a partition either gets everything it asked for or an exception.
 """
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     DatasetVerificationError,
     IncompleteResultError,

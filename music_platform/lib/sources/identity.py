@@ -60,6 +60,35 @@ def name_id(*names: str | None) -> str | None:
     return "name:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:16]
 
 
+def _named(*names: str | None) -> str:
+    """`name_id` of the names, or, for names that normalise to nothing (an artist called
+    "!!!"), a hash of the names as written."""
+    derived = name_id(*names)
+    if derived:
+        return derived
+    text = "|".join((name or "").casefold() for name in names)
+    return "name:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def heard_key(artist: str | None, title: str | None) -> str:
+    """The identity of a heard (artist, title), as the file sources' name-derived track ids."""
+    return _named(artist, title)
+
+
+def artist_key(artist: str | None) -> str:
+    """The name-derived id of an artist, as the file sources' artist ids."""
+    return _named(artist)
+
+
+def heard_keys(frame: pl.DataFrame) -> pl.Series:
+    """`heard_key` of each row's (artist_name, track_name), each distinct pair computed once."""
+    import polars as pl
+
+    pairs = frame.select("artist_name", "track_name")
+    keys = {pair: heard_key(*pair) for pair in pairs.unique().iter_rows()}
+    return pl.Series("heard_key", [keys[pair] for pair in pairs.iter_rows()], dtype=pl.String)
+
+
 def similarity(a: str, b: str) -> float:
     """0..1 similarity of two already-normalised strings."""
     if a == b:

@@ -29,7 +29,7 @@ import requests
 from music_platform.lib.quality.files import FileFormat, ScreenedFile, screen_file
 from music_platform.lib.quality.ranges import TRACK_RANGES
 from music_platform.lib.schemas import ARTISTS, AUDIO_FEATURE_TYPES, TRACKS, ColumnType
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     DatasetVerificationError,
     SourceError,

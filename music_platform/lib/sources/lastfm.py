@@ -19,7 +19,7 @@ from xml.dom.minidom import Node
 
 import pylast
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     IncompleteResultError,
     MalformedResponseError,

@@ -4,7 +4,6 @@ mapping to LISTENS rows."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from music_platform.lib.schemas import ColumnType, polars_schema
 from music_platform.lib.sources import lastfm
 from music_platform.lib.sources.events_file import decode_lines
 from music_platform.lib.sources.files import lastfm_1k_to_listens
-from music_platform.lib.sources.identity import name_id
+from music_platform.lib.sources.identity import heard_keys
 from music_platform.lib.sources.landed import read_landed
 from music_platform.lib.sources.selection import ListensSource, SourceSelection
 
@@ -111,35 +110,6 @@ def events_listens(raw_dir: Path, partition_key: str) -> pl.DataFrame:
     and durations."""
     raw = read_raw(raw_path(raw_dir, EVENTS_FILE_SOURCE, "events", partition_key))
     return as_listens(decode_lines(raw["line"]))
-
-
-def _named(*names: str | None) -> str:
-    """`name_id` of the names, or, for names that normalise to nothing (an artist called
-    "!!!"), a hash of the names as written."""
-    derived = name_id(*names)
-    if derived:
-        return derived
-    text = "|".join((name or "").casefold() for name in names)
-    return "name:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def heard_key(artist: str | None, title: str | None) -> str:
-    """The identity of a heard (artist, title), as the file sources' name-derived track ids."""
-    return _named(artist, title)
-
-
-def artist_key(artist: str | None) -> str:
-    """The name-derived id of an artist, as the file sources' artist ids."""
-    return _named(artist)
-
-
-def heard_keys(frame: pl.DataFrame) -> pl.Series:
-    """`heard_key` of each row's (artist_name, track_name), each distinct pair computed once."""
-    import polars as pl
-
-    pairs = frame.select("artist_name", "track_name")
-    keys = {pair: heard_key(*pair) for pair in pairs.unique().iter_rows()}
-    return pl.Series("heard_key", [keys[pair] for pair in pairs.iter_rows()], dtype=pl.String)
 
 
 def to_listens(listened: pl.DataFrame, track_ids: pl.DataFrame | None) -> pl.DataFrame:

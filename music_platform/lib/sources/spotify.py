@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import requests
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     MalformedResponseError,
     RetryAfterTooLongError,

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from music_platform.lib.quality.casting import cast_series, type_label, value_text
 from music_platform.lib.quality.ranges import TRACK_RANGES, bound_text
 from music_platform.lib.quality.text import text_defects
 from music_platform.lib.schemas import ARTISTS, LISTENS, LOAD_METADATA_TYPES, TRACKS, TableContract
-from music_platform.lib.staging.casting import cast_series, type_label, value_text
 
 if TYPE_CHECKING:
     import polars as pl

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from music_platform_tests.fixtures import lastfm_fake, spotify_fake
-from music_platform_tests.fixtures.loopback import (
+from music_platform_tests.support import lastfm_fake, spotify_fake
+from music_platform_tests.support.loopback import (
     LoopbackCertificates,
     LoopbackServer,
     make_certificates,

@@ -21,7 +21,7 @@ from music_platform_tests.defs.sources.world import (
     kaggle_csv,
     run_sources,
 )
-from music_platform_tests.platform_env import platform_environment, scratch_database
+from music_platform_tests.support.platform_env import platform_environment, scratch_database
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from music_platform.lib.sources.files import SHARED_FILES, load_tidytuesday_songs
 from music_platform.lib.sources.kaggle import read_tracks_csv
 from music_platform_tests.defs.sources.world import DAY, run_sources
-from music_platform_tests.platform_env import platform_environment
+from music_platform_tests.support.platform_env import platform_environment
 
 pytestmark = pytest.mark.slow
 

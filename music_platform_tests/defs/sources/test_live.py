@@ -27,8 +27,8 @@ from music_platform_tests.defs.sources.world import (
     populate_spotify,
     run_sources,
 )
-from music_platform_tests.fixtures import kaggle_fake, spotify_fake
-from music_platform_tests.fixtures.lastfm_fake import Fault
+from music_platform_tests.support import kaggle_fake, spotify_fake
+from music_platform_tests.support.lastfm_fake import Fault
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 
 from music_platform.lib.sources.files import SHARED_FILES
 from music_platform_tests.defs.sources.world import DAY, run_sources
-from music_platform_tests.lib.quality.defects import DEFECTS, write_defective
-from music_platform_tests.platform_env import platform_environment
+from music_platform_tests.support.defects import DEFECTS, write_defective
+from music_platform_tests.support.platform_env import platform_environment
 
 pytestmark = pytest.mark.slow
 

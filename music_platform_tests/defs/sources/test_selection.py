@@ -17,7 +17,7 @@ from music_platform.lib.sources.selection import (
     select_sources,
 )
 from music_platform.settings import SettingsError, get_settings
-from music_platform_tests.platform_env import applied, platform_environment, run_cli
+from music_platform_tests.support.platform_env import applied, platform_environment, run_cli
 
 LASTFM = {"LASTFM_API_KEY": "k", "LASTFM_USERS": "alice, bob"}
 SPOTIFY = {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}

@@ -18,9 +18,9 @@ from dagster._core.storage.tags import (
 )
 
 from music_platform.lib.raw_files import raw_path
-from music_platform_tests.fixtures import kaggle_fake, lastfm_fake, spotify_fake
-from music_platform_tests.fixtures.loopback import LoopbackServer
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support import kaggle_fake, lastfm_fake, spotify_fake
+from music_platform_tests.support.loopback import LoopbackServer
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 DAY = "2024-03-01"
 EMPTY_DAY = "2024-03-02"

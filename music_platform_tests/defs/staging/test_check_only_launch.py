@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 
 @pytest.mark.parametrize("asset", [["staging", "staged_users"], ["landing", "landed_tracks"]])

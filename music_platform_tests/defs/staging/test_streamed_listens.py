@@ -26,7 +26,7 @@ from music_platform_tests.lib.staging.frames import (
     listens,
     streamed_events,
 )
-from music_platform_tests.platform_env import applied, platform_environment
+from music_platform_tests.support.platform_env import applied, platform_environment
 
 STREAM_ONLY_DAY = "2024-03-11"
 EMPTY_DAY = "2024-03-12"

@@ -21,7 +21,7 @@ from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.synthetic import config_from
 from music_platform.resources import build_resources
 from music_platform.settings import get_settings
-from music_platform_tests.platform_env import applied, platform_environment, run_cli
+from music_platform_tests.support.platform_env import applied, platform_environment, run_cli
 
 STREAMED = 1_500
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from music_platform_tests.lib.quality.defects import (
+from music_platform_tests.support.defects import (
     DEFECTS,
     KAGGLE,
     SCROBBLES,

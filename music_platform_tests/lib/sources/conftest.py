@@ -11,8 +11,8 @@ from music_platform.lib.sources.lastfm import LastfmClient, LastfmSettings
 from music_platform.lib.sources.ratelimit import TokenBucket
 from music_platform.lib.sources.retry import RetryPolicy
 from music_platform.lib.sources.spotify import SpotifyClient, SpotifySettings
-from music_platform_tests.fixtures import kaggle_fake, lastfm_fake, spotify_fake
-from music_platform_tests.fixtures.loopback import (
+from music_platform_tests.support import kaggle_fake, lastfm_fake, spotify_fake
+from music_platform_tests.support.loopback import (
     LoopbackCertificates,
     LoopbackServer,
     make_certificates,

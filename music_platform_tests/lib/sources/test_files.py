@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from music_platform.lib.schemas import ARTISTS, LISTENS, TRACKS
-from music_platform.lib.sources.errors import WrongColumnsError
+from music_platform.lib.source_errors import WrongColumnsError
 from music_platform.lib.sources.files import (
     SHARED_FILES,
     lastfm_1k_to_listens,

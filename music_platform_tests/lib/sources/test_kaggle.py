@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from music_platform.lib.schemas import ARTISTS, TRACKS
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     DatasetVerificationError,
     WrongColumnsError,
@@ -26,7 +26,7 @@ from music_platform.lib.sources.kaggle import (
     tracks_dataset,
 )
 from music_platform.lib.sources.retry import RetryPolicy
-from music_platform_tests.fixtures.kaggle_fake import (
+from music_platform_tests.support.kaggle_fake import (
     DOWNLOAD_PATH,
     KAGGLE_HEADER,
     USERNAME,

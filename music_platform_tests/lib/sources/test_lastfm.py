@@ -8,7 +8,7 @@ from xml.dom import minidom
 
 import pytest
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     IncompleteResultError,
     MalformedResponseError,
@@ -24,9 +24,9 @@ from music_platform.lib.sources.lastfm import (
 )
 from music_platform.lib.sources.ratelimit import TokenBucket
 from music_platform.lib.sources.records import raw_item
-from music_platform_tests.fixtures import lastfm_fake
-from music_platform_tests.fixtures.lastfm_fake import FakeLastfm, Fault
-from music_platform_tests.fixtures.loopback import LoopbackServer
+from music_platform_tests.support import lastfm_fake
+from music_platform_tests.support.lastfm_fake import FakeLastfm, Fault
+from music_platform_tests.support.loopback import LoopbackServer
 
 DAY = date(2024, 3, 1)
 MIDNIGHT = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())

@@ -10,7 +10,7 @@ import pytest
 from music_platform.lib.sources.lastfm import LastfmClient, LastfmSettings
 from music_platform.lib.sources.ratelimit import TokenBucket, lastfm_bucket, spotify_bucket
 from music_platform.lib.sources.retry import RetriesExhaustedError, RetryPolicy, call_with_retries
-from music_platform_tests.fixtures import lastfm_fake
+from music_platform_tests.support import lastfm_fake
 
 
 class SimulatedClock:

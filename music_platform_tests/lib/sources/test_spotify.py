@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from music_platform.lib.sources.errors import (
+from music_platform.lib.source_errors import (
     CredentialsRejectedError,
     MalformedResponseError,
     RetryAfterTooLongError,
@@ -20,8 +20,8 @@ from music_platform.lib.sources.spotify import (
     features_with_fallback,
     fetch_catalogue,
 )
-from music_platform_tests.fixtures import spotify_fake
-from music_platform_tests.fixtures.spotify_fake import FakeSpotify, Fault
+from music_platform_tests.support import spotify_fake
+from music_platform_tests.support.spotify_fake import FakeSpotify, Fault
 
 
 def _catalogue(fake: FakeSpotify, count: int) -> list[tuple[str, str]]:

@@ -16,9 +16,9 @@ import pytest
 
 from music_platform.lib.schemas import LISTENS
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
-from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.lib.staging.conftest import StoreFactory
 from music_platform_tests.lib.staging.frames import DAY, listens
+from music_platform_tests.support.paths import REPO_ROOT
 
 NEW_ROWS = 300_000
 KILL_DEADLINE_SECONDS = 300

@@ -13,8 +13,8 @@ import polars as pl
 from music_platform.lib.schemas import LISTENS, TRACKS, rejects_columns
 from music_platform.lib.staging import StagingStore
 from music_platform.lib.staging.validate import validate
-from music_platform_tests.lib.quality.defects import DEFECTS, KAGGLE, write_defective
 from music_platform_tests.lib.staging.frames import DAY, listens
+from music_platform_tests.support.defects import DEFECTS, KAGGLE, write_defective
 
 
 def _tracks(**columns: list) -> pl.DataFrame:

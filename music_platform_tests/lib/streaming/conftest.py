@@ -13,8 +13,8 @@ import pytest
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.settings import KafkaSettings
-from music_platform_tests.fixtures.tansu import tansu_broker
-from music_platform_tests.platform_env import scratch_database
+from music_platform_tests.support.platform_env import scratch_database
+from music_platform_tests.support.tansu import tansu_broker
 
 PARTITIONS = 3
 

@@ -19,7 +19,7 @@ from music_platform.lib.streaming.kafka import StreamingError
 from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.settings import KafkaSettings
-from music_platform_tests.fixtures.loopback import free_port
+from music_platform_tests.support.loopback import free_port
 
 WORLD = SyntheticConfig(seed=7, users=60, artists=40, tracks=400)
 AS_OF = dt.date(2024, 1, 1)

@@ -12,8 +12,8 @@ import pytest
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.consumer import EventConsumer
 from music_platform.settings import KafkaSettings
-from music_platform_tests.conftest import REPO_ROOT
 from music_platform_tests.lib.streaming.test_consumer import produce_synthetic
+from music_platform_tests.support.paths import REPO_ROOT
 
 EVENTS = 2_000
 KILL_AT_BATCH = 2

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from music_platform.lib.recommender.components import SideData, build_component
 from music_platform.lib.recommender.models import (
     ALSParams,
     Blend,
@@ -34,6 +33,7 @@ from music_platform.lib.recommender.models import (
 from music_platform.lib.recommender.models.blend import best_unseen
 from music_platform.lib.recommender.protocol import Split, evaluate
 from music_platform.lib.recommender.ranking import mask_seen, top_k
+from research.components import SideData, build_component
 
 DEFAULT_GRIDS: dict[str, Sequence[Any]] = {
     "rp3beta": [

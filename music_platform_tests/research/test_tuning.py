@@ -7,7 +7,6 @@ import pytest
 import scipy.sparse as sp
 
 from music_platform.lib.recommender import InteractionMatrix, evaluate, split
-from music_platform.lib.recommender.components import SideData, build_component
 from music_platform.lib.recommender.models import (
     ALSParams,
     Blend,
@@ -19,7 +18,8 @@ from music_platform.lib.recommender.models import (
     SocialParams,
 )
 from music_platform.lib.recommender.protocol import VALIDATION_SEED
-from music_platform.lib.recommender.tuning import Shortlist, tune_blend
+from research.components import SideData, build_component
+from research.tuning import Shortlist, tune_blend
 
 GRIDS = {
     "rp3beta": [RP3betaParams(beta=0.0), RP3betaParams(beta=0.3)],

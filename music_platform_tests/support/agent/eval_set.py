@@ -16,7 +16,7 @@ import polars as pl
 
 from music_platform.lib.agent.loop import AgentAnswer
 from music_platform.lib.agent.router import plan
-from music_platform_tests.agent.world import INJECTED_ARTIST, AgentWorld
+from music_platform_tests.support.agent.world import INJECTED_ARTIST, AgentWorld
 
 SQL_TEMPLATES = {
     "how many tracks": "SELECT count(*) AS tracks FROM dim_track",

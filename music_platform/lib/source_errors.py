@@ -1,4 +1,8 @@
-"""Errors raised by the source connectors; every one is a `SourceError`."""
+"""Errors raised by the source connectors; every one is a `SourceError`.
+
+Below both `sources` (the connectors) and `quality.files` (the file screening, whose
+`ColumnsMismatchError` is a `WrongColumnsError`), so neither package imports the other's errors.
+"""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from music_platform.lib.recommender import evaluate, split
-from music_platform.lib.recommender.components import SideData
-from music_platform.lib.recommender.hetrec import load_friends, load_interactions, load_item_tags
 from music_platform.lib.recommender.models import ALS, Popularity
-from music_platform.lib.recommender.project import PROJECT_PARAMS, project_blend
+from research.components import SideData
+from research.hetrec import load_friends, load_interactions, load_item_tags
+from research.project import PROJECT_PARAMS, project_blend
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ on test. Re-run the benchmark and copy its `tuning.blend` figures here to change
 
 from __future__ import annotations
 
-from music_platform.lib.recommender.components import SideData, build_component
 from music_platform.lib.recommender.models import (
     ALSParams,
     Blend,
@@ -15,6 +14,7 @@ from music_platform.lib.recommender.models import (
     RP3betaParams,
     SocialParams,
 )
+from research.components import SideData, build_component
 
 PROJECT_PARAMS = {
     "rp3beta": RP3betaParams(alpha=0.8, beta=0.1, weighting="bm25"),

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from music_platform_tests.fixtures.loopback import free_port
+from music_platform_tests.support.loopback import free_port
+from music_platform_tests.support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 BIN = Path(sys.executable).parent
 T = TypeVar("T")

@@ -5,21 +5,21 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from music_platform.defs.sources.catalogue import (
+from music_platform.lib.schemas import ARTISTS, TRACKS, polars_schema
+from music_platform.lib.sources.catalogue import reconcile
+from music_platform.lib.sources.catalogue_inputs import (
     HEARD_SCHEMA,
     LASTFM_ARTIST_SCHEMA,
     LASTFM_TRACK_SCHEMA,
     RESOLUTION_SCHEMA,
     CatalogueInputs,
-    reconcile,
     spotify_from_raw,
 )
-from music_platform.lib.schemas import ARTISTS, TRACKS, polars_schema
+from music_platform.lib.sources.identity import heard_key
 from music_platform.lib.sources.kaggle import COLUMNS
 from music_platform.lib.sources.landed import records_frame
-from music_platform.lib.sources.listened import heard_key
 from music_platform.lib.sources.records import landed
-from music_platform_tests.fixtures import spotify_fake
+from music_platform_tests.support import spotify_fake
 
 SPOTIFY_ID = "2IVsRhKrx8hlQBOWy4qebo"
 OTHER_RELEASE = "0therRe1easeOfTheSong0"
