@@ -1,14 +1,20 @@
-"""Answers without a model: a few rules map the common questions onto one tool call, and tool
-results are rendered as text that cites every item."""
+"""Answers without a model: the understander's reading of a question (understanding.py) becomes
+tool calls, and their results are rendered as text that cites every item. `plan`, a few fixed
+phrasings, stands in when the warehouse the understander reads names from is unavailable."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from music_platform.lib.agent.tools import Toolbox, ToolOutcome
+    from music_platform.lib.agent.understanding import Understander
+
+# answered: a tool answered; clarify: choices offered; unanswered: nothing could answer.
+Status = Literal["answered", "clarify", "unanswered"]
 
 _END = r"\s*[?.!]*\s*$"
 _FLAGS = re.IGNORECASE
@@ -94,18 +100,59 @@ def plan(question: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def route(question: str, toolbox: Toolbox) -> list[ToolOutcome]:
+UNROUTED = "This question needs a language model: no rule routes it."
+
+
+@dataclass
+class Routed:
+    """A question answered without a model: the tool calls made and the text shown."""
+
+    outcomes: list[ToolOutcome]
+    text: str
+    status: Status
+
+
+def route(
+    question: str,
+    toolbox: Toolbox,
+    understander: Understander | None,
+    asking_user: str | None = None,
+) -> Routed:
+    """Answer `question` with the understander's reading of it, or, when the warehouse it
+    reads names from is unavailable, with the fixed phrasings of `plan`."""
+    if understander is None:
+        return _route_by_phrasing(question, toolbox)
+    understanding = understander.understand(question, asking_user)
+    outcomes = [toolbox.call(name, arguments) for name, arguments in understanding.calls]
+    parts = []
+    if understanding.notes:
+        parts.append("(" + "; ".join(understanding.notes) + ")")
+    parts.extend(render_outcome(outcome) for outcome in outcomes)
+    if understanding.reply:
+        parts.append(understanding.reply)
+    parts.extend(f"- {choice}" for choice in understanding.choices)
+    status: Status
+    if any(outcome.ok for outcome in outcomes):
+        status = "answered"
+    elif understanding.choices or understanding.intent == "help":
+        status = "clarify"
+    else:
+        status = "unanswered"
+    return Routed(outcomes, "\n".join(parts), status)
+
+
+def _route_by_phrasing(question: str, toolbox: Toolbox) -> Routed:
     planned = plan(question)
     if planned is None:
-        return []
+        return Routed([], UNROUTED, "unanswered")
     name, arguments = planned
     outcome = toolbox.call(name, arguments)
     # "similar to X" without saying track or artist: an unknown artist may be a track id.
     if name == "similar_artists" and not outcome.ok:
         retry = toolbox.call("similar_tracks", {"track_id": arguments["artist"]})
         if retry.ok:
-            return [retry]
-    return [outcome]
+            outcome = retry
+    return Routed([outcome], render_outcome(outcome), "answered" if outcome.ok else "unanswered")
 
 
 def _track_line(number: int, track: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import duckdb
 from pydantic import BaseModel, Field, ValidationError
@@ -34,6 +34,7 @@ from music_platform.serving.recommendations import (
 )
 from music_platform.settings import Settings
 
+Read = TypeVar("Read")
 K = Field(10, ge=1, le=50, description="How many answers to return.")
 
 
@@ -237,6 +238,11 @@ class Toolbox:
                     f"({str(error).splitlines()[0]}); retry when the running pipeline is done"
                 ) from None
         return self._connection
+
+    def read(self, reader: Callable[[duckdb.DuckDBPyConnection], Read]) -> Read:
+        """`reader` run on the read-only warehouse connection, one caller at a time."""
+        with self._lock:
+            return reader(self.connection())
 
     def query(self, sql: str) -> dict[str, Any]:
         with self._lock:

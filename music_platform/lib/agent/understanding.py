@@ -1,0 +1,288 @@
+"""A question read without a model: the names it holds, found in the warehouse (lexicon.py),
+and what it asks for, from a classifier over labelled phrasings (intents.py), become one tool
+call; or, when the reading is unsure, a reply that says what was understood and offers the
+likely choices. A wrong confident answer is the failure to avoid: an ask whose name could not
+be found is never run on the raw words.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from music_platform.lib.agent.intents import (
+    NUMBER_WORDS,
+    PLACEHOLDERS,
+    IntentClassifier,
+    delexicalise,
+    vocabulary,
+)
+from music_platform.lib.agent.lexicon import Entity, Lexicon, Mention, tokens
+
+# The tool each ask is answered by, and the kind of name it cannot do without.
+ASKS: dict[str, tuple[str | None, str | None]] = {
+    "recommend_for_user": ("recommend_for_user", None),
+    "genre_songs": ("top_tracks_for_genre", "genre"),
+    "artist_tracks": ("tracks_by_artist", "artist"),
+    "track_info": ("track_metadata", "track"),
+    "artist_info": ("artist_metadata", "artist"),
+    "similar_tracks": ("similar_tracks", "track"),
+    "similar_artists": ("similar_artists", "artist"),
+    "search": ("search_catalogue", None),
+    "count": (None, None),
+    "help": (None, None),
+}
+DESCRIBED = {
+    "recommend_for_user": "recommendations for a listener",
+    "genre_songs": "songs in a genre",
+    "artist_tracks": "an artist's tracks",
+    "track_info": "a track's details",
+    "artist_info": "an artist's details",
+    "similar_tracks": "tracks similar to a track",
+    "similar_artists": "artists similar to an artist",
+    "search": "a catalogue search",
+}
+WHAT_CAN_BE_ASKED = (
+    "Without a language model I can answer: songs in a genre ('a good pop song', '5 rock "
+    "tracks'); tracks by an artist; a track or an artist's details ('tell me about <name>'); "
+    "tracks or artists similar to one; recommendations for a listener ('for user <id>', or "
+    "'for me' when your user id is set); and catalogue searches ('search for <words>')."
+)
+# Below this probability an ask is not taken on its wording alone.
+MIN_CONFIDENCE = 0.2
+# An ask that lacks its name wins a clarification only this far ahead of the best runnable one.
+CLARIFY_MARGIN = 0.15
+_ME = {"me", "my", "i", "mine", "myself", "im"}
+_SINGULAR = re.compile(r"\b(?:a|an|one|single)\b(?:\s+\w+){0,3}?\s+(?:song|track|tune)\b")
+_PLURAL = re.compile(r"\b(?:songs|tracks|tunes|hits)\b")
+_SEARCH_TEXT = re.compile(
+    r"^(?:please\s+)?(?:search|find|look(?:\s+up|\s+for)?)\s+(?:in\s+)?(?:the\s+catalogue\s+)?"
+    r"(?:for\s+)?(?P<q>.+?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Understanding:
+    """A question's reading: the calls to make, or a reply in their place."""
+
+    intent: str | None
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # What was read into the question, said with the answer (a typo taken for a name).
+    notes: list[str] = field(default_factory=list)
+    reply: str | None = None
+    choices: list[str] = field(default_factory=list)
+    # The ask needs a model (a count), rather than being unclear.
+    needs_model: bool = False
+
+
+@dataclass(frozen=True)
+class _Reading:
+    intent: str
+    probability: float
+    kinds: tuple[str, ...]  # the kind each mention was read as
+
+
+class Understander:
+    def __init__(self, lexicon: Lexicon, classifier: IntentClassifier) -> None:
+        self.lexicon = lexicon
+        self.classifier = classifier
+
+    @classmethod
+    def from_warehouse(cls, connection: duckdb.DuckDBPyConnection) -> Understander:
+        return cls(Lexicon.from_warehouse(connection, vocabulary()), IntentClassifier.trained())
+
+    def understand(self, question: str, asking_user: str | None = None) -> Understanding:
+        words = tokens(question)
+        mentions = self.lexicon.find(question)
+        readings = self._readings(words, mentions)
+        runnable = [r for r in readings if self._runnable(r, mentions, words, asking_user)]
+        best = runnable[0] if runnable else None
+        top = readings[0]
+        if best is None or best.probability < MIN_CONFIDENCE:
+            return self._unclear(question, top, mentions)
+        if top is not best and top.probability > best.probability + CLARIFY_MARGIN:
+            missing = ASKS[top.intent][1]
+            if missing is not None:
+                return self._unclear(question, top, mentions)
+        return self._build(best, question, words, mentions, asking_user)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _readings(self, words: list[str], mentions: list[Mention]) -> list[_Reading]:
+        """Every intent under every way of reading the mentions' kinds, most likely first."""
+        options = [sorted(mention.kinds, key=_kind_order) for mention in mentions]
+        readings: list[_Reading] = []
+        for kinds in itertools.islice(itertools.product(*options), 16):
+            text = list(words)
+            for mention, kind in sorted(
+                zip(mentions, kinds, strict=True), key=lambda pair: -pair[0].start
+            ):
+                text[mention.start : mention.end] = [PLACEHOLDERS[kind]]
+            for intent, probability in self.classifier.rank(delexicalise(" ".join(text))):
+                readings.append(_Reading(intent, probability, tuple(kinds)))
+        readings.sort(key=lambda reading: -reading.probability)
+        return readings
+
+    def _runnable(
+        self,
+        reading: _Reading,
+        mentions: list[Mention],
+        words: list[str],
+        asking_user: str | None,
+    ) -> bool:
+        tool, needed = ASKS[reading.intent]
+        if tool is None:
+            return True
+        if reading.intent == "recommend_for_user":
+            return bool(
+                _named(reading, mentions, "user")
+                or asking_user
+                or _named(reading, mentions, "genre")
+            )
+        if reading.intent == "search":
+            return not mentions
+        return needed is None or bool(_named(reading, mentions, needed))
+
+    # -- the calls -------------------------------------------------------------------------
+    def _build(
+        self,
+        reading: _Reading,
+        question: str,
+        words: list[str],
+        mentions: list[Mention],
+        asking_user: str | None,
+    ) -> Understanding:
+        intent = reading.intent
+        understanding = Understanding(intent)
+        if intent == "help":
+            understanding.reply = WHAT_CAN_BE_ASKED
+            return understanding
+        if intent == "count":
+            understanding.needs_model = True
+            understanding.reply = (
+                "This question needs a language model: counts and totals are not computed by "
+                "the rules. " + WHAT_CAN_BE_ASKED
+            )
+            return understanding
+        if intent == "search":
+            match = _SEARCH_TEXT.match(question.strip())
+            query = (match["q"] if match else question).strip().strip("\"'").strip()
+            understanding.calls.append(("search_catalogue", {"query": query}))
+            return understanding
+        tool, needed = ASKS[intent]
+        assert tool is not None
+        arguments: dict[str, Any] = {}
+        count = _number(words)
+        if intent == "recommend_for_user":
+            user = _named(reading, mentions, "user")
+            genre = _named(reading, mentions, "genre")
+            if user:
+                arguments["user_id"] = user[0][0][0].entity_id
+            elif asking_user:
+                arguments["user_id"] = asking_user
+                understanding.notes.append(f"'for me' read as user {asking_user}")
+            else:
+                # No listener known: the genre's most played tracks, and the answer says so.
+                tool = "top_tracks_for_genre"
+                understanding.notes.append(
+                    "no user id is set for 'me' (--user, or MUSIC_PLATFORM_AGENT_USER_ID), so "
+                    "these are the genre's most played tracks"
+                )
+            if genre:
+                arguments["genre"] = genre[0][0][0].name
+        else:
+            assert needed is not None
+            entity, mention = self._pick(reading, mentions, needed, understanding)
+            if entity is None:
+                return understanding
+            key = {"genre": "genre", "artist": "artist", "track": "track_id"}[needed]
+            arguments[key] = entity.name if needed == "genre" else entity.entity_id
+            if mention.distance:
+                understanding.notes.append(f"'{mention.typed}' read as {entity.label()}")
+        if intent == "genre_songs" and count is None:
+            text = " ".join(words)
+            if _SINGULAR.search(text) and not _PLURAL.search(text):
+                count = 1
+        if count is not None and intent not in {"track_info", "artist_info"}:
+            arguments["k"] = count
+        understanding.calls.append((tool, arguments))
+        return understanding
+
+    def _pick(
+        self,
+        reading: _Reading,
+        mentions: list[Mention],
+        kind: str,
+        understanding: Understanding,
+    ) -> tuple[Entity | None, Mention]:
+        """The one entity of `kind` the question names; namesakes are told apart by another
+        name in the question (a track's artist), else offered as choices."""
+        entities, mention = _named(reading, mentions, kind)[0]
+        if len(entities) > 1 and kind == "track":
+            artists = {
+                entity.name for m in mentions if m is not mention for entity in m.of_kind("artist")
+            }
+            by_artist = [e for e in entities if e.detail.removeprefix("by ") in artists]
+            if len(by_artist) == 1:
+                return by_artist[0], mention
+        if len(entities) > 1 and len({e.name for e in entities}) < len(entities):
+            understanding.reply = (
+                f"I understood you asked for {DESCRIBED[reading.intent]}, but several {kind}s "
+                f"are called '{entities[0].name}'. Which one did you mean?"
+            )
+            understanding.choices = [f"{e.label()} [{kind}:{e.entity_id}]" for e in entities[:5]]
+            return None, mention
+        return entities[0], mention
+
+    def _unclear(self, question: str, top: _Reading, mentions: list[Mention]) -> Understanding:
+        understanding = Understanding(None)
+        needed = ASKS[top.intent][1] if top.probability >= MIN_CONFIDENCE else None
+        if needed is not None and top.intent in DESCRIBED:
+            suggestions = self.lexicon.suggest(_unnamed_text(question, mentions), needed)
+            understanding.reply = (
+                f"I understood you asked for {DESCRIBED[top.intent]}, but I found no {needed} "
+                "of that name in the warehouse."
+            )
+            if suggestions:
+                understanding.reply += " Did you mean one of these?"
+                understanding.choices = [
+                    f"{e.label()} [{e.kind}:{e.entity_id}]" for e in suggestions
+                ]
+            return understanding
+        named = [f"{entity.kind} {entity.label()}" for m in mentions for entity in m.entities[:1]]
+        understood = f" I recognised {', '.join(named)}." if named else ""
+        understanding.reply = f"I did not understand the question.{understood} {WHAT_CAN_BE_ASKED}"
+        return understanding
+
+
+def _kind_order(kind: str) -> int:
+    return ("user", "genre", "artist", "track").index(kind)
+
+
+def _named(
+    reading: _Reading, mentions: list[Mention], kind: str
+) -> list[tuple[tuple[Entity, ...], Mention]]:
+    """The mentions this reading takes as `kind`, with their entities of that kind."""
+    return [
+        (mention.of_kind(kind), mention)
+        for mention, read_as in zip(mentions, reading.kinds, strict=True)
+        if read_as == kind
+    ]
+
+
+def _number(words: list[str]) -> int | None:
+    for word in words:
+        value = int(word) if word.isdigit() else NUMBER_WORDS.get(word)
+        if value is not None and 1 <= value <= 50:
+            return value
+    return None
+
+
+def _unnamed_text(question: str, mentions: list[Mention]) -> str:
+    words = tokens(question)
+    taken = {i for mention in mentions for i in range(mention.start, mention.end)}
+    return " ".join(word for i, word in enumerate(words) if i not in taken)
