@@ -171,9 +171,12 @@ def render_outcome(outcome: ToolOutcome) -> str:
     if not outcome.ok or outcome.data is None:
         return f"{outcome.tool} could not answer: {outcome.refusal}"
     data = outcome.data
+    if outcome.tool in {"track_metadata", "artist_metadata"}:
+        return _render_facts(outcome.tool, data)
     if isinstance(data.get("tracks"), list):
         lines = [_track_line(i, track) for i, track in enumerate(data["tracks"], start=1)]
-        return f"{outcome.tool}:\n" + ("\n".join(lines) or "no tracks")
+        note = f" ({data['note']})" if data.get("note") else ""
+        return f"{outcome.tool}{note}:\n" + ("\n".join(lines) or "no tracks")
     if isinstance(data.get("artists"), list):
         lines = [
             f"{i}. {artist.get('artist_name') or artist['artist_id']} - {artist['reason']} "
@@ -198,3 +201,27 @@ def render_outcome(outcome: ToolOutcome) -> str:
         else f"[artist:{data.get('artist_id')}]"
     )
     return f"{outcome.tool}: {fields} {cite}"
+
+
+# What the listening figures count, said beside them so neither is taken for the other.
+_FIGURE_LABELS = {"listeners": "listeners (distinct users)", "plays": "plays (listens)"}
+
+
+def _render_facts(tool: str, data: dict[str, Any]) -> str:
+    """A track's or an artist's facts, one per line, the top tracks cited."""
+    kind = "track" if tool == "track_metadata" else "artist"
+    lines = [f"{tool}: {data.get(f'{kind}_name')} [{kind}:{data[f'{kind}_id']}]"]
+    for key, value in data.items():
+        if value is None or key in {f"{kind}_id", f"{kind}_name", "top_tracks", "duration_ms"}:
+            continue
+        label = _FIGURE_LABELS.get(key, key.replace("_", " "))
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        lines.append(f"{label}: {shown}")
+    for number, track in enumerate(data.get("top_tracks") or [], start=1):
+        if number == 1:
+            lines.append("top tracks:")
+        lines.append(
+            f"{number}. {track['track_name']} - {track['listeners']} listeners, "
+            f"{track['plays']} plays [track:{track['track_id']}]"
+        )
+    return "\n".join(lines)

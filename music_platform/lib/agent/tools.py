@@ -19,6 +19,12 @@ from typing import Any, Literal, TypeVar
 import duckdb
 from pydantic import BaseModel, Field, ValidationError
 
+from music_platform.lib.agent.catalogue_facts import (
+    AmbiguousNameError,
+    artist_facts,
+    heard_tracks,
+    track_facts,
+)
 from music_platform.lib.agent.sql_guard import (
     SqlRefusedError,
     marts_tables,
@@ -52,7 +58,9 @@ class UserArgs(BaseModel):
 
 
 class TrackArgs(BaseModel):
-    track_id: str = Field(min_length=1, max_length=200, description="A track id.")
+    track_id: str = Field(
+        min_length=1, max_length=200, description="A track id, or a track's exact name."
+    )
 
 
 class SimilarTracksArgs(TrackArgs):
@@ -203,7 +211,13 @@ class Toolbox:
             data = tool.run(self, validated)
         except (ToolRefusedError, SqlRefusedError) as error:
             refusal = str(error)
-        except (NotFoundError, InvalidRequestError, NoModelError, FileNotFoundError) as error:
+        except (
+            NotFoundError,
+            InvalidRequestError,
+            NoModelError,
+            FileNotFoundError,
+            AmbiguousNameError,
+        ) as error:
             refusal = f"no answer: {error}"
         except duckdb.Error as error:
             refusal = f"the warehouse could not answer: {str(error).splitlines()[0]}"
@@ -296,7 +310,26 @@ def _sql(box: Toolbox, args: SqlArgs) -> dict[str, Any]:
 
 
 def _recommend(box: Toolbox, args: UserArgs) -> dict[str, Any]:
-    return box.service.for_user(args.user_id, k=args.k, genre=args.genre)
+    answer = box.service.for_user(args.user_id, k=args.k, genre=args.genre)
+    if args.genre and len(answer["tracks"]) < args.k and not answer["cold_start"]:
+        # The model's picks hold too few of the genre: its most played tracks the listener
+        # has not played fill the list, and the answer says so rather than coming back short.
+        heard = box.read(lambda connection: heard_tracks(connection, args.user_id))
+        shown = {track["track_id"] for track in answer["tracks"]}
+        popular = box.service.top_for_genre(args.genre, k=min(args.k + len(heard), 100))
+        fill = [
+            {**track, "reason": f"popular in {args.genre}, not yet played by {args.user_id}"}
+            for track in popular["tracks"]
+            if track["track_id"] not in heard | shown
+        ]
+        answer["tracks"] += fill[: args.k - len(answer["tracks"])]
+        answer["note"] = (
+            f"the model's picks for {args.user_id} held few {args.genre} tracks, so the "
+            f"genre's most played ones they have not heard complete the list"
+        )
+        if not answer["tracks"]:
+            answer["note"] = f"{args.user_id} has already played every {args.genre} track"
+    return answer
 
 
 def _similar_tracks(box: Toolbox, args: SimilarTracksArgs) -> dict[str, Any]:
@@ -308,7 +341,10 @@ def _similar_artists(box: Toolbox, args: ArtistListArgs) -> dict[str, Any]:
 
 
 def _top_for_genre(box: Toolbox, args: GenreArgs) -> dict[str, Any]:
-    return box.service.top_for_genre(args.genre, k=args.k)
+    # Varied across artists: each artist's best track before anyone's second.
+    answer = box.service.top_for_genre(args.genre, k=min(args.k * 5, 100))
+    answer["tracks"] = varied_by_artist(answer["tracks"], args.k)
+    return answer
 
 
 def _tracks_by_artist(box: Toolbox, args: ArtistListArgs) -> dict[str, Any]:
@@ -316,24 +352,17 @@ def _tracks_by_artist(box: Toolbox, args: ArtistListArgs) -> dict[str, Any]:
 
 
 def _track_metadata(box: Toolbox, args: TrackArgs) -> dict[str, Any]:
-    return box.service.track(args.track_id)
+    facts = box.read(lambda connection: track_facts(connection, args.track_id))
+    if facts is None:
+        raise NotFoundError(f"no track matches {args.track_id!r}")
+    return facts
 
 
 def _artist_metadata(box: Toolbox, args: ArtistArgs) -> dict[str, Any]:
-    # Parameterised, on the same read-only connection the SQL tool uses.
-    sql = (
-        "SELECT artist_id, artist_name, country_code, genres, primary_genre, popularity, "
-        "followers, catalogue_tracks, source_name FROM analytics.dim_artist "
-        "WHERE artist_id = $artist OR lower(artist_name) = lower($artist) "
-        "ORDER BY artist_id = $artist DESC, popularity DESC NULLS LAST LIMIT 1"
-    )
-    with box._lock:
-        cursor = box.connection().execute(sql, {"artist": args.artist.strip()})
-        columns = [column[0] for column in cursor.description or []]
-        row = cursor.fetchone()
-    if row is None:
+    facts = box.read(lambda connection: artist_facts(connection, args.artist))
+    if facts is None:
         raise NotFoundError(f"no artist matches {args.artist!r}")
-    return dict(zip(columns, row, strict=True))
+    return facts
 
 
 def _search_catalogue(box: Toolbox, args: SearchArgs) -> dict[str, Any]:
@@ -393,7 +422,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "top_tracks_for_genre",
-        "The most listened tracks of a genre.",
+        "The most listened tracks of a genre, varied across artists, each with why.",
         GenreArgs,
         _top_for_genre,
     ),
@@ -405,13 +434,15 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "track_metadata",
-        "A track's metadata: name, artist, album, genre, year, audio features, source.",
+        "A track's metadata (by id or exact name): artist, album, genre, release, duration, "
+        "explicit, audio features, and its listeners (distinct users) and plays (listens).",
         TrackArgs,
         _track_metadata,
     ),
     Tool(
         "artist_metadata",
-        "An artist's metadata (by id or name): genres, country, popularity, followers.",
+        "An artist's metadata (by id or name): genres, country, popularity, followers, bio "
+        "when present, listeners (distinct users), plays (listens) and top tracks.",
         ArtistArgs,
         _artist_metadata,
     ),
@@ -423,3 +454,15 @@ TOOLS: tuple[Tool, ...] = (
         _search_catalogue,
     ),
 )
+
+
+def varied_by_artist(tracks: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """`k` of `tracks`, keeping their order within each round: every artist's first track,
+    then every artist's second, and so on."""
+    seen: dict[str | None, int] = {}
+    ranked = []
+    for position, track in enumerate(tracks):
+        artist = track.get("artist_name")
+        ranked.append((seen.get(artist, 0), position, track))
+        seen[artist] = seen.get(artist, 0) + 1
+    return [track for _, _, track in sorted(ranked, key=lambda item: item[:2])][:k]
