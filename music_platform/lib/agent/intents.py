@@ -135,6 +135,10 @@ PHRASINGS: dict[str, list[str]] = {
         "what genre is {track}",
         "the song called {track}",
         "is there a track named {track}",
+        "{track} by {artist}",
+        "the song {track} by {artist}",
+        "find {track} by {artist}",
+        "tell me about {track} by {artist}",
     ],
     "artist_info": [
         "tell me about {artist}",
@@ -200,6 +204,10 @@ PHRASINGS: dict[str, list[str]] = {
         "find artists described as experimental",
         "anything about heartbreak",
         "search tracks mentioning the ocean",
+        "search the catalogue for {track} by {artist}",
+        "search for {track}",
+        "search {artist}",
+        "search for {genre} with {artist}",
     ],
     "count": [
         "how many tracks are in the catalogue",
@@ -262,6 +270,7 @@ def vocabulary() -> set[str]:
         for word in delexicalise(text).split()
     }
     words |= set(NUMBER_WORDS) | {"a", "an", "the", "please", "me", "my", "i", "some"}
+    words |= {"search", "find", "look", "catalogue"}
     return words - set(PLACEHOLDERS.values())
 
 

@@ -20,6 +20,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 KINDS = ("genre", "artist", "track", "user")
+# Letters a typo is worth when exact and misspelt readings of a question compete.
+TYPO_COST = 3
 # Longer names (a scraped artist name holding a paragraph) are not looked for in questions.
 MAX_NAME_TOKENS = 8
 _TOKEN = re.compile(r"[^\W_]+")
@@ -135,8 +137,8 @@ class Lexicon:
         common = all(word in self.vocabulary for word in span)
         entities = self.by_key.get(key) or self.by_key.get(key.replace(" ", ""))
         distance = 0
-        if not entities and not common:
-            entities, distance = self._fuzzy(key)
+        if not entities and any(word not in self.vocabulary for word in span):
+            entities, distance = self._fuzzy(span)
         if not entities:
             return None
         if common:
@@ -146,7 +148,8 @@ class Lexicon:
                 return None
         return Mention(start, end, key, tuple(entities), distance)
 
-    def _fuzzy(self, key: str) -> tuple[list[Entity], int]:
+    def _fuzzy(self, span: list[str]) -> tuple[list[Entity], int]:
+        key = " ".join(span)
         limit = _max_distance(key)
         if limit == 0:
             return [], 0
@@ -161,7 +164,13 @@ class Lexicon:
         if not best:
             return [], 0
         distance = min(score for _, score, _ in best)
-        closest = [name for name, score, _ in best if score == distance]
+        # A word of the question at either end of the span must be the name's own word as
+        # typed: "pop songs" is the genre and a word, not the track "Pop Song" misspelt.
+        closest = [
+            name
+            for name, score, _ in best
+            if score == distance and self._same_edges(span, name.split())
+        ]
         # Typos tolerated only in names long enough to keep them apart.
         entities = [
             entity
@@ -171,14 +180,19 @@ class Lexicon:
         ]
         return entities, int(distance)
 
-    def suggest(self, text: str, kind: str, limit: int = 3) -> list[Entity]:
+    def _same_edges(self, span: list[str], name: list[str]) -> bool:
+        return all(
+            span[i] == name[i] for i in (0, -1) if span[i] in self.vocabulary and span[i] != "the"
+        )
+
+    def suggest(self, text: str, kind: str, limit: int = 3, cutoff: float = 60) -> list[Entity]:
         """The entities of `kind` whose names look most like `text`, for 'did you mean'."""
         words = [word for word in tokens(text) if word not in self.vocabulary]
         if not words:
             return []
         keys = [key for key, found in self.by_key.items() if any(e.kind == kind for e in found)]
         best = process.extract(
-            " ".join(words), keys, scorer=fuzz.WRatio, score_cutoff=60, limit=limit * 2
+            " ".join(words), keys, scorer=fuzz.WRatio, score_cutoff=cutoff, limit=limit * 2
         )
         chosen: list[Entity] = []
         for key, _, _ in best:
@@ -197,7 +211,14 @@ def _locate(words: list[str], normalised: str) -> tuple[int, int] | None:
 def _without_overlaps(found: list[Mention]) -> list[Mention]:
     chosen: list[Mention] = []
     taken: set[int] = set()
-    for mention in sorted(found, key=lambda m: (m.distance, -(m.end - m.start), m.start)):
+
+    # The most letters named wins, a typo costing some: "rule forver" is the track "Rule
+    # Forever" misspelt rather than the track "Rule" followed by a stray word.
+    def weight(mention: Mention) -> tuple[int, int]:
+        letters = len(mention.typed.replace(" ", ""))
+        return (TYPO_COST * mention.distance - letters, mention.start)
+
+    for mention in sorted(found, key=weight):
         span = set(range(mention.start, mention.end))
         if span & taken:
             continue

@@ -134,7 +134,7 @@ def route(
     status: Status
     if any(outcome.ok for outcome in outcomes):
         status = "answered"
-    elif understanding.choices or understanding.intent == "help":
+    elif understanding.clarifying:
         status = "clarify"
     else:
         status = "unanswered"

@@ -100,8 +100,21 @@ class Tool:
     run: Callable[[Toolbox, Any], dict[str, Any]]
 
     def json_schema(self) -> dict[str, Any]:
-        schema = self.arguments.model_json_schema()
-        schema.pop("title", None)
+        """The arguments' schema as strict function calling takes it: no other properties,
+        every property required, an optional one nullable (null means its default). Limits
+        strict mode does not support (lengths) are checked by the tool instead."""
+        schema = _strict(self.arguments.model_json_schema())
+        optional = set(schema["properties"]) - set(self.arguments.model_json_schema()["required"])
+        for name in optional:
+            field_schema = schema["properties"][name]
+            default = self.arguments.model_fields[name].get_default(call_default_factory=True)
+            field_schema["description"] += f" Null for the default ({json.dumps(default)})."
+            if "anyOf" in field_schema:
+                if {"type": "null"} not in field_schema["anyOf"]:
+                    field_schema["anyOf"].append({"type": "null"})
+            else:
+                field_schema["type"] = [field_schema["type"], "null"]
+        schema["required"] = list(schema["properties"])
         return schema
 
     def openai_spec(self) -> dict[str, Any]:
@@ -111,8 +124,28 @@ class Tool:
                 "name": self.name,
                 "description": self.description,
                 "parameters": self.json_schema(),
+                "strict": True,
             },
         }
+
+
+# Keywords strict function calling rejects; the tool validates them itself.
+_UNSUPPORTED_IN_STRICT = {"title", "default", "minLength", "maxLength"}
+
+
+def _strict(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {
+        key: value if key in {"enum", "required"} else _strict(value)
+        for key, value in schema.items()
+        if key not in _UNSUPPORTED_IN_STRICT
+    }
+    if strict.get("type") == "object":
+        strict["additionalProperties"] = False
+    return strict
 
 
 @dataclass
@@ -203,7 +236,10 @@ class Toolbox:
                     f"refused: {name!r} is not a tool; the tools are {', '.join(self.tools)}"
                 )
             try:
-                validated = tool.arguments.model_validate(parsed)
+                # A strict caller sends null for "the default".
+                validated = tool.arguments.model_validate(
+                    {key: value for key, value in parsed.items() if value is not None}
+                )
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(part) for part in first["loc"]) or "arguments"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from music_platform.lib.agent.intents import (
     NUMBER_WORDS,
@@ -56,6 +57,8 @@ WHAT_CAN_BE_ASKED = (
 MIN_CONFIDENCE = 0.2
 # An ask that lacks its name wins a clarification only this far ahead of the best runnable one.
 CLARIFY_MARGIN = 0.15
+# Below this probability, words left unexplained make the reading a guess, offered as one.
+SURE = 0.75
 _ME = {"me", "my", "i", "mine", "myself", "im"}
 _SINGULAR = re.compile(r"\b(?:a|an|one|single)\b(?:\s+\w+){0,3}?\s+(?:song|track|tune)\b")
 _PLURAL = re.compile(r"\b(?:songs|tracks|tunes|hits)\b")
@@ -78,6 +81,8 @@ class Understanding:
     choices: list[str] = field(default_factory=list)
     # The ask needs a model (a count), rather than being unclear.
     needs_model: bool = False
+    # The reply asks the user something back (which one, who they are).
+    clarifying: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,11 @@ class Understander:
     def understand(self, question: str, asking_user: str | None = None) -> Understanding:
         words = tokens(question)
         mentions = self.lexicon.find(question)
+        if words[:1] == ["search"]:
+            # Said outright: whatever the names in it, a search.
+            return self._build(_Reading("search", 1.0, ()), question, words, [], asking_user)
         readings = self._readings(words, mentions)
-        runnable = [r for r in readings if self._runnable(r, mentions, words, asking_user)]
+        runnable = [r for r in readings if _runnable(r, mentions, words)]
         best = runnable[0] if runnable else None
         top = readings[0]
         if best is None or best.probability < MIN_CONFIDENCE:
@@ -109,6 +117,19 @@ class Understander:
             missing = ASKS[top.intent][1]
             if missing is not None:
                 return self._unclear(question, top, mentions)
+        unknown = [
+            word
+            for word in _unnamed_words(words, mentions)
+            if word not in self.lexicon.vocabulary
+            and word not in ENGLISH_STOP_WORDS
+            and _number([word]) is None
+        ]
+        if best.intent == "help" and unknown and best.probability < SURE:
+            return self._unclear(question, top, mentions)
+        # Words around a genre are its adjectives; around a track or an artist, whose names
+        # are everyday words, they may mean the question is about something else.
+        if unknown and ASKS[best.intent][1] in {"artist", "track"} and best.probability < SURE:
+            return self._unsure(best, mentions, unknown)
         return self._build(best, question, words, mentions, asking_user)
 
     # -- reading ---------------------------------------------------------------------------
@@ -127,26 +148,6 @@ class Understander:
         readings.sort(key=lambda reading: -reading.probability)
         return readings
 
-    def _runnable(
-        self,
-        reading: _Reading,
-        mentions: list[Mention],
-        words: list[str],
-        asking_user: str | None,
-    ) -> bool:
-        tool, needed = ASKS[reading.intent]
-        if tool is None:
-            return True
-        if reading.intent == "recommend_for_user":
-            return bool(
-                _named(reading, mentions, "user")
-                or asking_user
-                or _named(reading, mentions, "genre")
-            )
-        if reading.intent == "search":
-            return not mentions
-        return needed is None or bool(_named(reading, mentions, needed))
-
     # -- the calls -------------------------------------------------------------------------
     def _build(
         self,
@@ -159,6 +160,7 @@ class Understander:
         intent = reading.intent
         understanding = Understanding(intent)
         if intent == "help":
+            understanding.clarifying = True
             understanding.reply = WHAT_CAN_BE_ASKED
             return understanding
         if intent == "count":
@@ -185,6 +187,14 @@ class Understander:
             elif asking_user:
                 arguments["user_id"] = asking_user
                 understanding.notes.append(f"'for me' read as user {asking_user}")
+            elif not genre:
+                understanding.clarifying = True
+                understanding.reply = (
+                    "I understood you want recommendations, but not for whom: name a user "
+                    "('for user <id>'), or set your user id (--user, the user_id field, or "
+                    "MUSIC_PLATFORM_AGENT_USER_ID) so that 'me' means you. Or ask for a genre."
+                )
+                return understanding
             else:
                 # No listener known: the genre's most played tracks, and the answer says so.
                 tool = "top_tracks_for_genre"
@@ -230,6 +240,7 @@ class Understander:
             if len(by_artist) == 1:
                 return by_artist[0], mention
         if len(entities) > 1 and len({e.name for e in entities}) < len(entities):
+            understanding.clarifying = True
             understanding.reply = (
                 f"I understood you asked for {DESCRIBED[reading.intent]}, but several {kind}s "
                 f"are called '{entities[0].name}'. Which one did you mean?"
@@ -238,16 +249,54 @@ class Understander:
             return None, mention
         return entities[0], mention
 
+    def _unsure(
+        self, reading: _Reading, mentions: list[Mention], unknown: list[str]
+    ) -> Understanding:
+        needed = ASKS[reading.intent][1]
+        assert needed is not None
+        entities = [entity for found, _ in _named(reading, mentions, needed) for entity in found]
+        return Understanding(
+            None,
+            reply=(
+                f"I am not sure what you asked: I did not follow '{' '.join(unknown)}'. Did you "
+                f"mean {DESCRIBED[reading.intent]}, about one of these?"
+            ),
+            choices=[f"{e.label()} [{e.kind}:{e.entity_id}]" for e in entities[:5]],
+            clarifying=True,
+        )
+
     def _unclear(self, question: str, top: _Reading, mentions: list[Mention]) -> Understanding:
         understanding = Understanding(None)
         needed = ASKS[top.intent][1] if top.probability >= MIN_CONFIDENCE else None
+        unnamed = " ".join(
+            word
+            for word in _unnamed_words(tokens(question), mentions)
+            if word not in self.lexicon.vocabulary
+        )
+        if needed is None and not mentions:
+            # Nothing recognised: perhaps a name beyond a typo.
+            suggestions = [
+                entity
+                for kind in ("artist", "track")
+                for entity in self.lexicon.suggest(unnamed, kind, limit=2, cutoff=80)
+            ]
+            if suggestions:
+                understanding.clarifying = True
+                understanding.reply = (
+                    f"I did not recognise '{unnamed}' in the warehouse. Did you mean one of these?"
+                )
+                understanding.choices = [
+                    f"{e.label()} [{e.kind}:{e.entity_id}]" for e in suggestions
+                ]
+                return understanding
         if needed is not None and top.intent in DESCRIBED:
-            suggestions = self.lexicon.suggest(_unnamed_text(question, mentions), needed)
+            suggestions = self.lexicon.suggest(unnamed, needed)
             understanding.reply = (
                 f"I understood you asked for {DESCRIBED[top.intent]}, but I found no {needed} "
                 "of that name in the warehouse."
             )
             if suggestions:
+                understanding.clarifying = True
                 understanding.reply += " Did you mean one of these?"
                 understanding.choices = [
                     f"{e.label()} [{e.kind}:{e.entity_id}]" for e in suggestions
@@ -257,6 +306,17 @@ class Understander:
         understood = f" I recognised {', '.join(named)}." if named else ""
         understanding.reply = f"I did not understand the question.{understood} {WHAT_CAN_BE_ASKED}"
         return understanding
+
+
+def _runnable(reading: _Reading, mentions: list[Mention], words: list[str]) -> bool:
+    """Whether the ask can be made: the names it needs are in the question."""
+    tool, needed = ASKS[reading.intent]
+    if tool is None:
+        return True
+    if reading.intent == "search":
+        # Names in a question make it about them, unless it says outright to search.
+        return not mentions or words[:1] == ["search"]
+    return needed is None or bool(_named(reading, mentions, needed))
 
 
 def _kind_order(kind: str) -> int:
@@ -282,7 +342,6 @@ def _number(words: list[str]) -> int | None:
     return None
 
 
-def _unnamed_text(question: str, mentions: list[Mention]) -> str:
-    words = tokens(question)
+def _unnamed_words(words: list[str], mentions: list[Mention]) -> list[str]:
     taken = {i for mention in mentions for i in range(mention.start, mention.end)}
-    return " ".join(word for i, word in enumerate(words) if i not in taken)
+    return [word for i, word in enumerate(words) if i not in taken]
