@@ -65,7 +65,9 @@ class Question:
 
 
 @dataclass(frozen=True)
-class _Names:
+class WorldNames:
+    """Names of the world a person could type and mean one thing by, and namesakes."""
+
     genres: list[dict[str, Any]]
     artists: list[dict[str, Any]]
     tracks: list[dict[str, Any]]
@@ -82,7 +84,7 @@ def _no_accents(name: str) -> str:
     return normalise(name)
 
 
-def _typo(name: str) -> str:
+def typo(name: str) -> str:
     """One letter dropped from the middle of the name's longest word."""
     words = normalise(name).split()
     longest = max(range(len(words)), key=lambda i: len(words[i]))
@@ -95,7 +97,7 @@ def _as_typed(name: str) -> str:
     return name
 
 
-FORMS: tuple[Callable[[str], str], ...] = (_lower, _no_accents, _typo, _as_typed)
+FORMS: tuple[Callable[[str], str], ...] = (_lower, _no_accents, typo, _as_typed)
 
 
 def _forms() -> cycle[Callable[[str], str]]:
@@ -109,7 +111,7 @@ def _rows(connection: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _names(world: AgentWorld) -> _Names:
+def world_names(world: AgentWorld) -> WorldNames:
     with open_marts(world.warehouse_path) as connection:
         genres = _rows(
             connection,
@@ -152,8 +154,8 @@ def _names(world: AgentWorld) -> _Names:
             return False
         if len(key.replace(" ", "")) < 6 or all(word in language for word in key.split()):
             return False
-        typo = _typo(name)
-        near = process.extract(typo, everything, scorer=Levenshtein.distance, limit=3)
+        misspelt = typo(name)
+        near = process.extract(misspelt, everything, scorer=Levenshtein.distance, limit=3)
         return [n for n, distance, _ in near if distance <= 1] == [key]
 
     for artist in artists:
@@ -164,7 +166,7 @@ def _names(world: AgentWorld) -> _Names:
     for track in tracks:
         if INJECTED_ARTIST.lower() not in (track["artist_name"] or "").lower():
             by_name.setdefault(normalise(track["track_name"]), []).append(track)
-    return _Names(
+    return WorldNames(
         genres=genres[:8],
         artists=[a for a in artists if usable(a["artist_name"])][:12],
         tracks=[
@@ -359,7 +361,7 @@ FREE_SEARCH = [
 
 
 def build_questions(world: AgentWorld) -> list[Question]:
-    names = _names(world)
+    names = world_names(world)
     questions: list[Question] = []
     me = names.users[ME]
     genres = cycle(names.genres)
@@ -507,7 +509,7 @@ def build_questions(world: AgentWorld) -> list[Question]:
     return questions
 
 
-def _clarifications(names: _Names) -> list[Question]:
+def _clarifications(names: WorldNames) -> list[Question]:
     """Questions a confident answer would get wrong: namesakes, names beyond a typo, 'me'
     unknown. The answer should offer the choices (or ask back) and call no tool."""
     questions = []
@@ -534,7 +536,7 @@ def _clarifications(names: _Names) -> list[Question]:
         questions.append(
             Question(
                 "clarification",
-                template.format(a=_two_typos(artist["artist_name"])),
+                template.format(a=two_typos(artist["artist_name"])),
                 None,
                 choices=(f"artist:{artist['artist_id']}",),
             )
@@ -548,7 +550,7 @@ def _clarifications(names: _Names) -> list[Question]:
     return questions
 
 
-def _two_typos(name: str) -> str:
+def two_typos(name: str) -> str:
     """Past a typo: two letters dropped from a name too short for two to be taken as one."""
     words = normalise(name).split()
     longest = max(range(len(words)), key=lambda i: len(words[i]))

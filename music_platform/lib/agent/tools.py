@@ -183,7 +183,8 @@ def _rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _citations(data: dict[str, Any]) -> list[str]:
     cited = []
-    for row in _rows_of(data):
+    # An artist's facts list their top tracks, which the answer cites too.
+    for row in [*_rows_of(data), *(data.get("top_tracks") or [])]:
         if not isinstance(row, dict):
             continue
         if row.get("track_id"):
