@@ -21,7 +21,10 @@ STRICT_KEYWORDS = {
     "items",
     "minimum",
     "maximum",
+    "minItems",
+    "maxItems",
 }
+SAMPLES = {"string": "x", "array": ["x"], "integer": 1}
 
 
 def _objects(schema: Any) -> list[dict[str, Any]]:
@@ -66,7 +69,10 @@ def test_the_schema_is_strict(tool: Tool) -> None:
 def test_null_for_every_optional_argument_is_accepted(tool: Tool) -> None:
     schema = tool.json_schema()
     required = set(tool.arguments.model_json_schema().get("required", []))
-    arguments = {name: "x" if name in required else None for name in schema["properties"]}
+    arguments = {
+        name: SAMPLES[schema["properties"][name]["type"]] if name in required else None
+        for name in schema["properties"]
+    }
     Draft202012Validator(schema).validate(arguments)
     # The toolbox reads null as the default.
     defaults = {name: value for name, value in arguments.items() if value is not None}

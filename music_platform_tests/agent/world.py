@@ -83,6 +83,7 @@ def build_warehouse(path: Path, interactions: InteractionMatrix, catalogue: pl.D
         .explode("play")
         .join(catalogue.select("track_id", "artist_id"), on="track_id", how="left")
         .select(
+            pl.concat_str("user_id", "track_id", "play", separator="-").alias("event_id"),
             "user_id",
             "track_id",
             "artist_id",

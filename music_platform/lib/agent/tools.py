@@ -25,6 +25,11 @@ from music_platform.lib.agent.catalogue_facts import (
     heard_tracks,
     track_facts,
 )
+from music_platform.lib.agent.metrics import (
+    DEFAULT_SEMANTIC_MANIFEST,
+    MetricLayer,
+    MetricsUnavailableError,
+)
 from music_platform.lib.agent.sql_guard import (
     SqlRefusedError,
     marts_tables,
@@ -88,6 +93,34 @@ class SearchArgs(BaseModel):
     )
 
 
+class NoArgs(BaseModel):
+    pass
+
+
+class MetricQueryArgs(BaseModel):
+    metrics: list[str] = Field(
+        min_length=1, max_length=5, description="Metric names, from list_metrics."
+    )
+    group_by: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Dimensions to group by, e.g. metric_time__day, track__genre, "
+        "artist__artist_name, artist__country_code.",
+    )
+    where: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Filters in MetricFlow's syntax, e.g. \"{{ Dimension('track__genre') }} = "
+        "'rock'\" or \"{{ TimeDimension('metric_time', 'day') }} = '2026-01-02'\".",
+    )
+    order_by: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Metric or dimension names; '-' first for descending.",
+    )
+    limit: int = Field(100, ge=1, le=1000, description="Rows to return at most.")
+
+
 class ToolRefusedError(RuntimeError):
     """A tool declined the call; the message says why."""
 
@@ -104,7 +137,8 @@ class Tool:
         every property required, an optional one nullable (null means its default). Limits
         strict mode does not support (lengths) are checked by the tool instead."""
         schema = _strict(self.arguments.model_json_schema())
-        optional = set(schema["properties"]) - set(self.arguments.model_json_schema()["required"])
+        required = self.arguments.model_json_schema().get("required", [])
+        optional = set(schema["properties"]) - set(required)
         for name in optional:
             field_schema = schema["properties"][name]
             default = self.arguments.model_fields[name].get_default(call_default_factory=True)
@@ -207,6 +241,7 @@ class Toolbox:
         surface: str = "agent",
         warehouse_path: Path | None = None,
         models_dir: Path | None = None,
+        semantic_manifest: Path | None = None,
     ) -> None:
         self.settings = settings
         self.surface = surface
@@ -219,6 +254,7 @@ class Toolbox:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self.tools = {tool.name: tool for tool in TOOLS}
+        self.metric_layer = MetricLayer(semantic_manifest or DEFAULT_SEMANTIC_MANIFEST)
 
     def specs(self) -> list[dict[str, Any]]:
         return [tool.openai_spec() for tool in self.tools.values()]
@@ -254,6 +290,7 @@ class Toolbox:
             NoModelError,
             FileNotFoundError,
             AmbiguousNameError,
+            MetricsUnavailableError,
         ) as error:
             refusal = f"no answer: {error}"
         except duckdb.Error as error:
@@ -402,6 +439,17 @@ def _artist_metadata(box: Toolbox, args: ArtistArgs) -> dict[str, Any]:
     return facts
 
 
+def _list_metrics(box: Toolbox, args: NoArgs) -> dict[str, Any]:
+    return {"metrics": box.metric_layer.list_metrics()}
+
+
+def _query_metrics(box: Toolbox, args: MetricQueryArgs) -> dict[str, Any]:
+    sql = box.metric_layer.compile(
+        args.metrics, args.group_by, args.where, args.order_by, limit=args.limit
+    )
+    return box.query(sql)
+
+
 def _search_catalogue(box: Toolbox, args: SearchArgs) -> dict[str, Any]:
     # Imported here: it loads onnxruntime, which the code location must not import.
     from music_platform.lib.rag.search import SearchUnavailableError, search_catalogue
@@ -482,6 +530,22 @@ TOOLS: tuple[Tool, ...] = (
         "when present, listeners (distinct users), plays (listens) and top tracks.",
         ArtistArgs,
         _artist_metadata,
+    ),
+    Tool(
+        "list_metrics",
+        "The governed metrics (listens, listeners, minutes played, sessions, average "
+        "completion, new listeners), each with its description and the dimensions it can be "
+        "grouped by. Prefer them to free SQL for counts and totals.",
+        NoArgs,
+        _list_metrics,
+    ),
+    Tool(
+        "query_metrics",
+        "Query governed metrics, grouped by dimensions (metric_time__day or __week, "
+        "track__genre, artist__artist_name, artist__country_code, listener__country_code) and "
+        "filtered; compiled by the dbt semantic layer and run read-only on the marts.",
+        MetricQueryArgs,
+        _query_metrics,
     ),
     Tool(
         "search_catalogue",

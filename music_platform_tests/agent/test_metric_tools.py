@@ -1,0 +1,101 @@
+"""The governed metrics as agent tools: listed from the semantic manifest, queried through
+MetricFlow's SQL and the SQL guard, answering what the marts say."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from music_platform.defs.warehouse.resources import DBT_PROJECT_DIR
+from music_platform.lib.agent.tools import Toolbox
+from music_platform.lib.agent.tracing import ToolTracer
+from music_platform_tests.agent.conftest import agent_settings
+from music_platform_tests.agent.world import AgentWorld
+
+
+@pytest.fixture(scope="module")
+def semantic_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The semantic manifest `dbt parse` writes, from a copy of the project."""
+    scratch = tmp_path_factory.mktemp("semantic")
+    project = scratch / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    environment = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(project),
+        "MUSIC_PLATFORM_WAREHOUSE_PATH": str(scratch / "parse.duckdb"),
+    }
+    parsed = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse"],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+    return project / "target" / "semantic_manifest.json"
+
+
+@pytest.fixture
+def metric_toolbox(agent_world: AgentWorld, semantic_manifest: Path, tmp_path: Path) -> Toolbox:
+    box = Toolbox(
+        agent_settings(agent_world),
+        tracer=ToolTracer(tmp_path / "trace.jsonl"),
+        semantic_manifest=semantic_manifest,
+    )
+    yield box  # type: ignore[misc]
+    box.close()
+
+
+def test_metrics_are_listed_with_their_dimensions(metric_toolbox: Toolbox) -> None:
+    outcome = metric_toolbox.call("list_metrics", {})
+    assert outcome.ok, outcome.refusal
+    metrics = {metric["name"]: metric for metric in outcome.data["metrics"]}
+    assert {"listens", "listeners", "minutes_played", "new_listeners"} <= set(metrics)
+    assert "track__genre" in metrics["listens"]["dimensions"]
+
+
+def test_a_metric_query_answers_what_the_marts_say(metric_toolbox: Toolbox) -> None:
+    outcome = metric_toolbox.call(
+        "query_metrics",
+        {
+            "metrics": ["listens", "listeners"],
+            "group_by": ["track__genre"],
+            "order_by": ["-listens"],
+            "limit": 3,
+        },
+    )
+    assert outcome.ok, outcome.refusal
+    expected = metric_toolbox.read(
+        lambda connection: connection.execute(
+            "SELECT t.genre, count(*), count(DISTINCT l.user_id) FROM analytics.fct_listens l "
+            "JOIN analytics.dim_track t USING (track_id) GROUP BY 1 ORDER BY 2 DESC LIMIT 3"
+        ).fetchall()
+    )
+    rows = [(r["track__genre"], r["listens"], r["listeners"]) for r in outcome.data["rows"]]
+    assert rows == [tuple(row) for row in expected]
+
+
+def test_an_unknown_metric_is_refused_with_its_name(metric_toolbox: Toolbox) -> None:
+    outcome = metric_toolbox.call("query_metrics", {"metrics": ["revenue"]})
+    assert not outcome.ok and "revenue" in (outcome.refusal or "")
+
+
+def test_without_a_semantic_manifest_the_tools_say_how_to_build_it(
+    agent_world: AgentWorld, tmp_path: Path
+) -> None:
+    box = Toolbox(
+        agent_settings(agent_world),
+        tracer=ToolTracer(tmp_path / "trace.jsonl"),
+        semantic_manifest=tmp_path / "missing.json",
+    )
+    outcome = box.call("list_metrics", {})
+    assert not outcome.ok and "dbt parse" in (outcome.refusal or "")
