@@ -27,6 +27,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from music_platform.lib.agent.loop import Agent
+from music_platform.lib.agent.metrics import MetricLayer
 from music_platform.lib.agent.tools import Toolbox
 from music_platform.lib.agent.tracing import ToolTracer
 from music_platform_tests.agent.conftest import API_KEY, agent_settings
@@ -40,6 +41,7 @@ from music_platform_tests.agent.questions import (
     correct,
     understanding_model,
 )
+from music_platform_tests.agent.semantic import parse_semantic_manifest
 from music_platform_tests.agent.world import AgentWorld, build_agent_world
 
 
@@ -119,6 +121,8 @@ def typed_questions(world: AgentWorld, toolbox: Toolbox) -> dict[str, object]:
 
     questions = build_questions(world)
     names = artist_names(world)
+    # The counting questions go to the governed metrics, compiled from the semantic manifest.
+    toolbox.metric_layer = MetricLayer(parse_semantic_manifest(world.home / "semantic"))
     figures: dict[str, object] = {"questions": len(questions)}
     no_model = Agent.from_settings(agent_settings(world), toolbox)
     understander = toolbox.read(Understander.from_warehouse)

@@ -41,6 +41,7 @@ ASKS = (
     "similar tracks",
     "similar artists",
     "search",
+    "metrics",
     "clarification",
 )
 # The asking user of "for me" questions: the world's first listener.
@@ -73,6 +74,8 @@ class WorldNames:
     tracks: list[dict[str, Any]]
     namesakes: list[list[dict[str, Any]]]
     users: list[str]
+    # Listens and listeners per day, and per genre.
+    days: list[dict[str, Any]]
 
 
 # -- how people type a name -----------------------------------------------------------------
@@ -115,9 +118,11 @@ def world_names(world: AgentWorld) -> WorldNames:
     with open_marts(world.warehouse_path) as connection:
         genres = _rows(
             connection,
-            "SELECT genre, count(*) AS tracks, count(DISTINCT artist_id) AS artists "
-            "FROM analytics.dim_track WHERE genre IS NOT NULL GROUP BY genre "
-            "HAVING count(DISTINCT artist_id) >= 3 ORDER BY tracks DESC, genre",
+            "SELECT t.genre, count(DISTINCT t.track_id) AS tracks, count(DISTINCT t.artist_id) "
+            "AS artists, count(l.user_id) AS listens, count(DISTINCT l.user_id) AS listeners "
+            "FROM analytics.dim_track AS t LEFT JOIN analytics.fct_listens AS l USING (track_id) "
+            "WHERE t.genre IS NOT NULL GROUP BY t.genre "
+            "HAVING count(DISTINCT t.artist_id) >= 3 ORDER BY tracks DESC, t.genre",
         )
         artists = _rows(
             connection,
@@ -133,6 +138,12 @@ def world_names(world: AgentWorld) -> WorldNames:
             "t.genre, count(DISTINCT l.user_id) AS listeners, count(l.user_id) AS plays "
             "FROM analytics.dim_track AS t JOIN analytics.fct_listens AS l USING (track_id) "
             "GROUP BY ALL ORDER BY listeners DESC, t.track_id",
+        )
+        days = _rows(
+            connection,
+            "SELECT strftime(listen_date, '%Y-%m-%d') AS day, count(*) AS listens, "
+            "count(DISTINCT user_id) AS listeners FROM analytics.fct_listens "
+            "GROUP BY listen_date ORDER BY listen_date",
         )
         top_tracks = _rows(
             connection,
@@ -176,6 +187,7 @@ def world_names(world: AgentWorld) -> WorldNames:
         ][:14],
         namesakes=[group for group in by_name.values() if len(group) > 1][:4],
         users=[str(user) for user in world.interactions.user_ids[:10]],
+        days=days,
     )
 
 
@@ -505,7 +517,76 @@ def build_questions(world: AgentWorld) -> list[Question]:
         )
     for text in FREE_SEARCH:
         questions.append(Question("search", text, "search_catalogue"))
+    questions.extend(_metric_questions(names))
     questions.extend(_clarifications(names))
+    return questions
+
+
+def _metric_questions(names: WorldNames) -> list[Question]:
+    """Counting questions, answered by the governed metrics."""
+    day, other_day = names.days[1], names.days[2]
+    genre, other_genre = names.genres[0], names.genres[1]
+
+    def on(day: dict[str, Any]) -> str:
+        return f"{{{{ TimeDimension('metric_time', 'day') }}}} = '{day['day']}'"
+
+    def of(genre: dict[str, Any]) -> str:
+        return f"{{{{ Dimension('track__genre') }}}} = '{genre['genre']}'"
+
+    cases = [
+        (f"how many listens were there on {day['day']}", "listens", on(day), day["listens"]),
+        (
+            f"number of listeners on {other_day['day']}",
+            "listeners",
+            on(other_day),
+            other_day["listeners"],
+        ),
+        (
+            f"how many people listened to {genre['genre']}",
+            "listeners",
+            of(genre),
+            genre["listeners"],
+        ),
+        (
+            f"total plays of {other_genre['genre']} songs",
+            "listens",
+            of(other_genre),
+            other_genre["listens"],
+        ),
+        (f"how many streams did {genre['genre']} get", "listens", of(genre), genre["listens"]),
+        (
+            f"listeners of {other_genre['genre']} music",
+            "listeners",
+            of(other_genre),
+            other_genre["listeners"],
+        ),
+    ]
+    questions = [
+        Question(
+            "metrics",
+            text,
+            "query_metrics",
+            {"metrics": [metric], "where": [where]},
+            facts=((f"{metric}: {expected}",),),
+        )
+        for text, metric, where, expected in cases
+    ]
+    questions += [
+        Question(
+            "metrics",
+            "listens per day",
+            "query_metrics",
+            {"metrics": ["listens"], "group_by": ["metric_time__day"]},
+            facts=tuple((f"listens: {d['listens']}",) for d in names.days),
+        ),
+        Question(
+            "metrics",
+            "daily listeners",
+            "query_metrics",
+            {"metrics": ["listeners"], "group_by": ["metric_time__day"]},
+            facts=tuple((f"listeners: {d['listeners']}",) for d in names.days),
+        ),
+    ]
     return questions
 
 

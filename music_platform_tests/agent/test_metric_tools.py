@@ -3,45 +3,20 @@ MetricFlow's SQL and the SQL guard, answering what the marts say."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from music_platform.defs.warehouse.resources import DBT_PROJECT_DIR
 from music_platform.lib.agent.tools import Toolbox
 from music_platform.lib.agent.tracing import ToolTracer
 from music_platform_tests.agent.conftest import agent_settings
+from music_platform_tests.agent.semantic import parse_semantic_manifest
 from music_platform_tests.agent.world import AgentWorld
 
 
 @pytest.fixture(scope="module")
 def semantic_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The semantic manifest `dbt parse` writes, from a copy of the project."""
-    scratch = tmp_path_factory.mktemp("semantic")
-    project = scratch / "dbt_project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
-    )
-    environment = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(project),
-        "MUSIC_PLATFORM_WAREHOUSE_PATH": str(scratch / "parse.duckdb"),
-    }
-    parsed = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "parse"],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
-    return project / "target" / "semantic_manifest.json"
+    return parse_semantic_manifest(tmp_path_factory.mktemp("semantic"))
 
 
 @pytest.fixture

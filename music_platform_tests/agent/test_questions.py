@@ -4,11 +4,14 @@ model, and never a confident answer where a clarification is due."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from music_platform.lib.agent.loop import Agent
 from music_platform.lib.agent.tools import Toolbox
+from music_platform.lib.agent.tracing import ToolTracer
 from music_platform.lib.agent.understanding import Understander
 from music_platform_tests.agent.conftest import agent_settings
 from music_platform_tests.agent.fake_llm import fake_llm
@@ -21,6 +24,7 @@ from music_platform_tests.agent.questions import (
     correct,
     understanding_model,
 )
+from music_platform_tests.agent.semantic import parse_semantic_manifest
 from music_platform_tests.agent.world import AgentWorld
 
 # Reached on the agent world: 0.987 without a model (157 of 159). The floors leave one
@@ -32,6 +36,20 @@ SCRIPTED_MODEL_FLOOR = 0.98
 @pytest.fixture(scope="module")
 def questions(agent_world: AgentWorld) -> list[Question]:
     return build_questions(agent_world)
+
+
+@pytest.fixture
+def toolbox(
+    agent_world: AgentWorld, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> Iterator[Toolbox]:
+    """The toolbox with the governed metrics, which the counting questions go to."""
+    box = Toolbox(
+        agent_settings(agent_world),
+        tracer=ToolTracer(tmp_path / "trace.jsonl"),
+        semantic_manifest=parse_semantic_manifest(tmp_path_factory.mktemp("semantic")),
+    )
+    yield box
+    box.close()
 
 
 def _accuracy(

@@ -27,6 +27,7 @@ PLACEHOLDERS = {
     "track": "xtrackx",
     "user": "xuserx",
     "n": "xnumberx",
+    "day": "xdayx",
 }
 
 PHRASINGS: dict[str, list[str]] = {
@@ -222,6 +223,15 @@ PHRASINGS: dict[str, list[str]] = {
         "how many songs do you have",
         "how many minutes were played",
         "average completion rate",
+        "how many listens were there on {day}",
+        "listens per day",
+        "how many people listened to {genre}",
+        "total plays of {genre} tracks",
+        "number of listeners on {day}",
+        "listens by genre",
+        "daily listeners",
+        "how many sessions per week",
+        "minutes played on {day} in {genre}",
     ],
     "help": [
         "hello",

@@ -191,9 +191,11 @@ def render_outcome(outcome: ToolOutcome) -> str:
         ]
         return f"{outcome.tool}:\n" + ("\n".join(lines) or "no matches")
     if isinstance(data.get("rows"), list):
-        shown = data["rows"][:10]
         more = " (truncated)" if data.get("truncated") else ""
-        return f"sql returned {len(data['rows'])} rows{more}: {shown}"
+        lines = [
+            ", ".join(f"{key}: {value}" for key, value in row.items()) for row in data["rows"][:10]
+        ]
+        return f"{outcome.tool} returned {len(data['rows'])} rows{more}:\n" + "\n".join(lines)
     fields = ", ".join(f"{key}={value}" for key, value in data.items() if value is not None)
     cite = (
         f"[track:{data['track_id']}]"

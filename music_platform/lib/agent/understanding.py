@@ -62,6 +62,26 @@ SURE = 0.75
 _ME = {"me", "my", "i", "mine", "myself", "im"}
 _SINGULAR = re.compile(r"\b(?:a|an|one|single)\b(?:\s+\w+){0,3}?\s+(?:song|track|tune)\b")
 _PLURAL = re.compile(r"\b(?:songs|tracks|tunes|hits)\b")
+_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+# The governed metric a counting question names, first match wins (see _marts__metrics.yml).
+METRIC_WORDS = (
+    ("new_listeners", {"signups", "signup", "new"}),
+    ("minutes_played", {"minutes", "hours", "time"}),
+    ("sessions", {"sessions", "session"}),
+    ("average_completion", {"completion", "completed", "finished"}),
+    ("listeners", {"listeners", "people", "listener"}),
+    ("listens", {"listens", "plays", "streams", "played", "listened", "listen"}),
+)
+GROUPINGS = {
+    "day": "metric_time__day",
+    "daily": "metric_time__day",
+    "week": "metric_time__week",
+    "weekly": "metric_time__week",
+    "month": "metric_time__month",
+    "monthly": "metric_time__month",
+    "genre": "track__genre",
+    "artist": "artist__artist_name",
+}
 _SEARCH_TEXT = re.compile(
     r"^(?:please\s+)?(?:search|find|look(?:\s+up|\s+for)?)\s+(?:in\s+)?(?:the\s+catalogue\s+)?"
     r"(?:for\s+)?(?P<q>.+?)\s*[?.!]*\s*$",
@@ -102,11 +122,14 @@ class Understander:
         return cls(Lexicon.from_warehouse(connection, vocabulary()), IntentClassifier.trained())
 
     def understand(self, question: str, asking_user: str | None = None) -> Understanding:
+        # Days are read as a placeholder: they are dates, not names the warehouse holds.
+        days = _DAY.findall(question)
+        question = _DAY.sub(f" {PLACEHOLDERS['day']} ", question)
         words = tokens(question)
         mentions = self.lexicon.find(question)
         if words[:1] == ["search"]:
             # Said outright: whatever the names in it, a search.
-            return self._build(_Reading("search", 1.0, ()), question, words, [], asking_user)
+            return self._build(_Reading("search", 1.0, ()), question, words, [], asking_user, days)
         readings = self._readings(words, mentions)
         runnable = [r for r in readings if _runnable(r, mentions, words)]
         best = runnable[0] if runnable else None
@@ -130,7 +153,7 @@ class Understander:
         # are everyday words, they may mean the question is about something else.
         if unknown and ASKS[best.intent][1] in {"artist", "track"} and best.probability < SURE:
             return self._unsure(best, mentions, unknown)
-        return self._build(best, question, words, mentions, asking_user)
+        return self._build(best, question, words, mentions, asking_user, days)
 
     # -- reading ---------------------------------------------------------------------------
     def _readings(self, words: list[str], mentions: list[Mention]) -> list[_Reading]:
@@ -156,6 +179,7 @@ class Understander:
         words: list[str],
         mentions: list[Mention],
         asking_user: str | None,
+        days: list[str],
     ) -> Understanding:
         intent = reading.intent
         understanding = Understanding(intent)
@@ -164,6 +188,10 @@ class Understander:
             understanding.reply = WHAT_CAN_BE_ASKED
             return understanding
         if intent == "count":
+            metric_query = _metric_query(reading, mentions, words, days)
+            if metric_query is not None:
+                understanding.calls.append(("query_metrics", metric_query))
+                return understanding
             understanding.needs_model = True
             understanding.reply = (
                 "This question needs a language model: counts and totals are not computed by "
@@ -317,6 +345,41 @@ def _runnable(reading: _Reading, mentions: list[Mention], words: list[str]) -> b
         # Names in a question make it about them, unless it says outright to search.
         return not mentions or words[:1] == ["search"]
     return needed is None or bool(_named(reading, mentions, needed))
+
+
+def _metric_query(
+    reading: _Reading, mentions: list[Mention], words: list[str], days: list[str]
+) -> dict[str, Any] | None:
+    """A counting question as a query of the governed metric it names, filtered by the genre,
+    artist and day it names and grouped by what it counts "per"; None when it names none."""
+    said = set(words)
+    metric = next((name for name, cues in METRIC_WORDS if said & cues), None)
+    if metric is None:
+        return None
+    where = [
+        f"{{{{ Dimension('track__genre') }}}} = '{_quoted(entities[0].name)}'"
+        for entities, _ in _named(reading, mentions, "genre")
+    ]
+    where += [
+        f"{{{{ Dimension('artist__artist_name') }}}} = '{_quoted(entities[0].name)}'"
+        for entities, _ in _named(reading, mentions, "artist")
+    ]
+    where += [f"{{{{ TimeDimension('metric_time', 'day') }}}} = '{day}'" for day in days]
+    group_by = [
+        GROUPINGS[word]
+        for before, word in zip(["", *words], words, strict=False)
+        if word in GROUPINGS and (before in {"per", "by", "each", "every"} or word.endswith("ly"))
+    ]
+    query: dict[str, Any] = {"metrics": [metric]}
+    if where:
+        query["where"] = where
+    if group_by:
+        query["group_by"] = list(dict.fromkeys(group_by))
+    return query
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def _kind_order(kind: str) -> int:
