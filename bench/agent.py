@@ -1,5 +1,7 @@
 """The music agent on its evaluation set: tool-call accuracy, answer accuracy, attacks refused,
-latency per tool, beside the bare tool call the agent wraps (the baseline) in the same run.
+latency per tool, beside the bare tool call the agent wraps (the baseline) in the same run; and
+on the questions as people type them (music_platform_tests/agent/questions.py), accuracy per
+ask without a model (the rules) and with the scripted model, separately.
 
 Builds the agent tests' small world (a promoted model and a marts warehouse) in a scratch home,
 drives the real agent loop and the openai SDK through the loopback chat-completions server with
@@ -22,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from music_platform.lib.agent.loop import Agent
+from music_platform.lib.agent.metrics import MetricLayer
 from music_platform.lib.agent.tools import Toolbox
 from music_platform.lib.agent.tracing import ToolTracer
 from music_platform_tests.support.agent.eval_set import (
@@ -31,7 +34,21 @@ from music_platform_tests.support.agent.eval_set import (
     scripted_model,
 )
 from music_platform_tests.support.agent.fake_llm import fake_llm
-from music_platform_tests.support.agent.world import API_KEY, agent_settings, build_agent_world
+from music_platform_tests.support.agent.questions import (
+    ASKS,
+    accuracy_by_ask,
+    artist_names,
+    build_questions,
+    correct,
+    understanding_model,
+)
+from music_platform_tests.support.agent.semantic import parse_semantic_manifest
+from music_platform_tests.support.agent.world import (
+    API_KEY,
+    AgentWorld,
+    agent_settings,
+    build_agent_world,
+)
 
 
 def main() -> None:
@@ -65,6 +82,7 @@ def main() -> None:
                     toolbox.call(case.tool, case.arguments or _arguments_of(answer, case.tool))
                     bare[case.tool].append((time.perf_counter() - started) * 1000)
         refused = sum(not toolbox.call(name, arguments).ok for name, arguments in ATTACKS)
+        typed = typed_questions(world, toolbox)
         toolbox.close()
 
     figures = {
@@ -97,7 +115,60 @@ def main() -> None:
         f"question p50 {figures['p50_ms']:.1f} ms"
     )
     Console().print(table)
+    Console().print(typed_table(typed))
+    figures["typed_questions"] = typed
     write_json(args.json, "agent", figures)
+
+
+def typed_questions(world: AgentWorld, toolbox: Toolbox) -> dict[str, object]:
+    """Accuracy on the typed questions, overall and per ask, without a model and with the
+    scripted model (which reads a question as the rules do and restates the tool results)."""
+    from music_platform.lib.agent.understanding import Understander
+
+    questions = build_questions(world)
+    names = artist_names(world)
+    # The counting questions go to the governed metrics, compiled from the semantic manifest.
+    toolbox.metric_layer = MetricLayer(parse_semantic_manifest(world.home / "semantic"))
+    figures: dict[str, object] = {"questions": len(questions)}
+    no_model = Agent.from_settings(agent_settings(world), toolbox)
+    understander = toolbox.read(Understander.from_warehouse)
+    with fake_llm(understanding_model(understander)) as llm:
+        settings = agent_settings(world, llm_base_url=llm.base_url, llm_model="fake-model")
+        scripted = Agent.from_settings(settings, toolbox)
+        for label, agent in (("no_model", no_model), ("scripted_model", scripted)):
+            started = time.perf_counter()
+            results = [correct(q, agent.ask(q.text, user_id=q.user_id), names) for q in questions]
+            overall, by_ask = accuracy_by_ask(questions, results)
+            figures[label] = {
+                "accuracy": round(overall, 4),
+                "by_ask": {ask: round(value, 4) for ask, value in by_ask.items()},
+                "mean_ms": round((time.perf_counter() - started) * 1000 / len(questions), 3),
+                "wrong": [q.text for q, ok in zip(questions, results, strict=True) if not ok],
+            }
+    figures["per_ask"] = {ask: sum(q.ask == ask for q in questions) for ask in ASKS}
+    return figures
+
+
+def typed_table(figures: dict) -> Table:
+    table = Table(title=f"typed questions: {figures['questions']}, accuracy per ask")
+    for column in ("ask", "questions", "no model", "scripted model"):
+        table.add_column(column, justify="left" if column == "ask" else "right")
+    for ask in ASKS:
+        table.add_row(
+            ask,
+            str(figures["per_ask"][ask]),
+            f"{figures['no_model']['by_ask'][ask]:.0%}",
+            f"{figures['scripted_model']['by_ask'][ask]:.0%}",
+        )
+    table.add_row(
+        "all",
+        str(figures["questions"]),
+        f"{figures['no_model']['accuracy']:.1%}",
+        f"{figures['scripted_model']['accuracy']:.1%}",
+    )
+    wrong = figures["no_model"]["wrong"]
+    table.caption = "wrong without a model: " + ("; ".join(wrong) or "none")
+    return table
 
 
 def _arguments_of(answer: object, tool: str) -> dict:

@@ -3,7 +3,9 @@
 Each artist's document holds its name and its five most used Last.fm tags. Two kinds of query:
 - descriptions that paraphrase a tag without (mostly) using its words, relevant to every artist
   carrying that tag among its top five: meaning, which keyword search misses;
-- an artist's name as a person types it (lower case, no punctuation), relevant to that artist.
+- an artist's name as a person types it (lower case, no punctuation), relevant to that artist;
+- a rare tag typed verbatim (one few artists carry), relevant to every artist carrying it among
+  its top five: exact words, which the vectors may blur.
 """
 
 from __future__ import annotations
@@ -52,12 +54,15 @@ DESCRIPTIONS: list[tuple[str, str]] = [
     ("fast rebellious three chord rock", "punk"),
 ]
 NAME_QUERIES = 15
+KEYWORD_QUERIES = 15
+# A keyword query's tag is carried by this many of the chosen artists: rare, but not unique.
+KEYWORD_ARTISTS = (2, 6)
 
 
 @dataclass(frozen=True)
 class LabelledQuery:
     query: str
-    kind: str  # "description" or "name"
+    kind: str  # "description", "name" or "keyword"
     relevant: frozenset[str]
 
 
@@ -109,4 +114,14 @@ def hetrec_catalogue(data_dir: Path, artists: int) -> tuple[list[Document], list
         queries.append(
             LabelledQuery(" ".join(typed.split()), "name", frozenset({str(r["artistID"])}))
         )
+    carriers: dict[str, set[str]] = {}
+    for r in chosen.iter_rows(named=True):
+        for tag in r["tags"]:
+            carriers.setdefault(tag, set()).add(str(r["artistID"]))
+    low, high = KEYWORD_ARTISTS
+    rare = sorted(tag for tag, ids in carriers.items() if low <= len(ids) <= high)
+    # Spread over the alphabet rather than the first few.
+    step = max(1, len(rare) // KEYWORD_QUERIES)
+    for tag in rare[::step][:KEYWORD_QUERIES]:
+        queries.append(LabelledQuery(tag.lower(), "keyword", frozenset(carriers[tag])))
     return documents, [q for q in queries if q.relevant]

@@ -28,24 +28,31 @@ def _settings_or_exit() -> Settings:
 def ask(
     question: Annotated[str, typer.Argument(help="A question about tracks, artists or listeners.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(help="Your user id: who 'me' is. Default: MUSIC_PLATFORM_AGENT_USER_ID."),
+    ] = None,
 ) -> None:
     """Answer a question with the agent: a model calling the platform's tools (SQL over the
-    marts, recommendations, similarity, metadata, catalogue search). Without a model configured
-    it says how to configure one and still answers the questions a rule can route."""
+    marts, recommendations, similarity, metadata, catalogue search). Without a model, or when
+    the model's endpoint fails, rules read the question against the warehouse and answer it.
+    Exits 1 when nothing could answer."""
     settings = _settings_or_exit()
     from music_platform.lib.agent.loop import Agent
 
     agent = Agent.from_settings(settings)
     try:
-        answer = agent.ask(question)
+        answer = agent.ask(question, user_id=user)
     finally:
         agent.toolbox.close()
     if as_json:
         typer.echo(json.dumps(answer.as_json(), indent=2, default=str))
-        return
-    if answer.notice:
-        console.print(f"[yellow]{answer.notice}[/]")
-    typer.echo(answer.answer)
+    else:
+        if answer.notice:
+            console.print(f"[yellow]{answer.notice}[/]")
+        typer.echo(answer.answer)
+    if answer.status == "unanswered":
+        raise typer.Exit(code=1)
 
 
 def mcp(

@@ -227,6 +227,8 @@ class Settings(BaseSettings):
     agent_max_rounds: int = Field(6, ge=1, le=20)
     agent_sql_row_limit: int = Field(200, ge=1, le=10_000)
     agent_sql_timeout_seconds: float = Field(10.0, gt=0)
+    # Who "me" is in a question ("recommend something for me"), unless the request names one.
+    agent_user_id: str = ""
     # Requests the HTTP service works on at once; past it, others get 503 at once (load shed).
     serve_max_concurrency: int = Field(16, ge=1, le=32)
 

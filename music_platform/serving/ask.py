@@ -15,6 +15,9 @@ from music_platform.settings import get_settings
 
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000, description="The question to answer.")
+    user_id: str | None = Field(
+        None, max_length=200, description="Who asks: the user 'me' stands for."
+    )
 
 
 def add_ask_route(app: FastAPI, models_dir: Path) -> None:
@@ -42,4 +45,4 @@ def add_ask_route(app: FastAPI, models_dir: Path) -> None:
     def ask(request: AskRequest) -> dict[str, Any]:
         """Answer a question with the agent (tools over the marts and the recommender); the
         answer cites the rows and items it rests on, and lists every tool call."""
-        return agent.ask(request.question).as_json()
+        return agent.ask(request.question, user_id=request.user_id).as_json()

@@ -71,7 +71,7 @@ def test_row_limit_and_timeout_are_enforced_by_the_tool(agent_world: AgentWorld)
         assert len(result.rows) == 5 and result.truncated
         heavy = (
             "SELECT count(*) FROM fct_listens a, fct_listens b, fct_listens c, fct_listens d "
-            "WHERE a.plays + b.plays + c.plays + d.plays > 0"
+            "WHERE a.user_id || b.user_id || c.user_id || d.user_id <> ''"
         )
         with pytest.raises(SqlRefusedError, match="statement timeout"):
             run_guarded(connection, heavy, allowed_tables=MARTS, row_limit=5, timeout_seconds=0.2)

@@ -8,14 +8,17 @@ base URL, model and key come from the settings. Without a model, questions that 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 from openai import APIError, OpenAI
 
-from music_platform.lib.agent.router import render_outcome, route
-from music_platform.lib.agent.tools import Toolbox, ToolOutcome, secret_values
+from music_platform.lib.agent.router import Status, render_outcome, route
+from music_platform.lib.agent.tools import Toolbox, ToolOutcome, ToolRefusedError, secret_values
 from music_platform.lib.agent.tracing import redact
+from music_platform.lib.agent.understanding import Understander
 from music_platform.settings import Settings
 
 SYSTEM_PROMPT = """You are the music platform's assistant. Answer questions about tracks, \
@@ -31,8 +34,9 @@ to change data.
 - Be brief."""
 
 NO_MODEL_NOTICE = (
-    "No language model is configured, so only questions a rule can route are answered "
-    "(recommend for user X, similar to X, top tracks in a genre, tracks by an artist). "
+    "No language model is configured, so questions are read by rules: the warehouse's names "
+    "and a classifier over known phrasings (songs in a genre, tracks by an artist, details of "
+    "a track or an artist, similar tracks or artists, recommendations, catalogue search). "
     "To configure one set MUSIC_PLATFORM_LLM_MODEL (e.g. gpt-4o-mini), and "
     "MUSIC_PLATFORM_LLM_BASE_URL (e.g. http://127.0.0.1:11434/v1 for Ollama; empty for OpenAI) "
     "and MUSIC_PLATFORM_LLM_API_KEY where the endpoint needs one."
@@ -48,11 +52,13 @@ class AgentAnswer:
     rounds: int = 0
     model: str | None = None
     notice: str | None = None
+    status: Status = "answered"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
+            "status": self.status,
             "citations": self.citations,
             "model": self.model,
             "rounds": self.rounds,
@@ -90,36 +96,53 @@ class Agent:
         self.model = model
         self.max_rounds = toolbox.settings.agent_max_rounds
         self._secrets = secret_values(toolbox.settings)
+        self._understander: Understander | None = None
+        self._understander_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, toolbox: Toolbox | None = None) -> Agent:
         toolbox = toolbox or Toolbox(settings)
         return cls(toolbox, make_client(settings), settings.llm_model or None)
 
-    def ask(self, question: str) -> AgentAnswer:
+    def ask(self, question: str, user_id: str | None = None) -> AgentAnswer:
+        """Answer `question`; `user_id` is who asks ("for me"), by default the setting."""
         question = question.strip()
+        asking_user = user_id or self.toolbox.settings.agent_user_id or None
         if not question:
-            return AgentAnswer(question, "Ask a question, e.g. 'recommend tracks for user u1'.")
+            return AgentAnswer(
+                question,
+                "Ask a question, e.g. 'recommend tracks for user u1'.",
+                status="unanswered",
+            )
         if self.client is None or self.model is None:
-            return self._routed(question)
-        return self._loop(question)
+            return self._routed(question, asking_user, NO_MODEL_NOTICE)
+        return self._loop(question, asking_user)
 
     # -- without a model -------------------------------------------------------------------
-    def _routed(self, question: str) -> AgentAnswer:
-        outcomes = route(question, self.toolbox)
-        if not outcomes:
-            answer = "This question needs a language model: no rule routes it."
-        else:
-            answer = "\n\n".join(render_outcome(outcome) for outcome in outcomes)
-        return self._finish(question, answer, outcomes, rounds=0, notice=NO_MODEL_NOTICE)
+    def _routed(self, question: str, asking_user: str | None, notice: str) -> AgentAnswer:
+        routed = route(question, self.toolbox, self.understander(), asking_user)
+        return self._finish(question, routed.text, routed.outcomes, 0, notice, routed.status)
+
+    def understander(self) -> Understander | None:
+        """The rules' reader of questions, built once from the warehouse's names; None while
+        the warehouse cannot be read (the fixed phrasings answer then)."""
+        with self._understander_lock:
+            if self._understander is None:
+                try:
+                    self._understander = self.toolbox.read(Understander.from_warehouse)
+                except (ToolRefusedError, duckdb.Error):
+                    return None
+            return self._understander
 
     # -- with a model ----------------------------------------------------------------------
-    def _loop(self, question: str) -> AgentAnswer:
+    def _loop(self, question: str, asking_user: str | None) -> AgentAnswer:
         assert self.client is not None and self.model is not None
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": question},
-        ]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        if asking_user:
+            messages.append(
+                {"role": "system", "content": f"The user asking has the user id {asking_user!r}."}
+            )
+        messages.append({"role": "user", "content": question})
         outcomes: list[ToolOutcome] = []
         for round_number in range(1, self.max_rounds + 1):
             try:
@@ -130,8 +153,13 @@ class Agent:
                     tool_choice="auto",
                 )
             except APIError as error:
-                answer = f"The model endpoint failed ({type(error).__name__}: {error.message})."
-                return self._finish(question, answer, outcomes, rounds=round_number)
+                # The rules may still answer; the answer says the model did not.
+                failure = f"The model endpoint failed ({type(error).__name__}: {error.message})"
+                routed = self._routed(question, asking_user, f"{failure}; the rules answered.")
+                routed.answer = f"{failure}, so the rules answered instead.\n\n{routed.answer}"
+                routed.tool_calls = outcomes + routed.tool_calls
+                routed.rounds = round_number
+                return routed
             message = response.choices[0].message
             calls = message.tool_calls or []
             if not calls:
@@ -176,6 +204,7 @@ class Agent:
         outcomes: list[ToolOutcome],
         rounds: int,
         notice: str | None = None,
+        status: Status | None = None,
     ) -> AgentAnswer:
         citations = list(dict.fromkeys(c for outcome in outcomes for c in outcome.citations))
         cited_in_text = [c for c in citations if c in answer]
@@ -189,6 +218,7 @@ class Agent:
             rounds=rounds,
             model=self.model,
             notice=notice,
+            status=status or ("answered" if answer.strip() else "unanswered"),
         )
 
 

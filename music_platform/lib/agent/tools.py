@@ -14,11 +14,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import duckdb
 from pydantic import BaseModel, Field, ValidationError
 
+from music_platform.lib.agent.catalogue_facts import (
+    AmbiguousNameError,
+    artist_facts,
+    heard_tracks,
+    track_facts,
+)
+from music_platform.lib.agent.metrics import (
+    DEFAULT_SEMANTIC_MANIFEST,
+    MetricLayer,
+    MetricsUnavailableError,
+)
 from music_platform.lib.agent.sql_guard import (
     SqlRefusedError,
     marts_tables,
@@ -34,6 +45,7 @@ from music_platform.lib.recommender.service import (
 )
 from music_platform.settings import Settings
 
+Read = TypeVar("Read")
 K = Field(10, ge=1, le=50, description="How many answers to return.")
 
 
@@ -51,7 +63,9 @@ class UserArgs(BaseModel):
 
 
 class TrackArgs(BaseModel):
-    track_id: str = Field(min_length=1, max_length=200, description="A track id.")
+    track_id: str = Field(
+        min_length=1, max_length=200, description="A track id, or a track's exact name."
+    )
 
 
 class SimilarTracksArgs(TrackArgs):
@@ -79,6 +93,34 @@ class SearchArgs(BaseModel):
     )
 
 
+class NoArgs(BaseModel):
+    pass
+
+
+class MetricQueryArgs(BaseModel):
+    metrics: list[str] = Field(
+        min_length=1, max_length=5, description="Metric names, from list_metrics."
+    )
+    group_by: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Dimensions to group by, e.g. metric_time__day, track__genre, "
+        "artist__artist_name, artist__country_code.",
+    )
+    where: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Filters in MetricFlow's syntax, e.g. \"{{ Dimension('track__genre') }} = "
+        "'rock'\" or \"{{ TimeDimension('metric_time', 'day') }} = '2026-01-02'\".",
+    )
+    order_by: list[str] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Metric or dimension names; '-' first for descending.",
+    )
+    limit: int = Field(100, ge=1, le=1000, description="Rows to return at most.")
+
+
 class ToolRefusedError(RuntimeError):
     """A tool declined the call; the message says why."""
 
@@ -91,8 +133,22 @@ class Tool:
     run: Callable[[Toolbox, Any], dict[str, Any]]
 
     def json_schema(self) -> dict[str, Any]:
-        schema = self.arguments.model_json_schema()
-        schema.pop("title", None)
+        """The arguments' schema as strict function calling takes it: no other properties,
+        every property required, an optional one nullable (null means its default). Limits
+        strict mode does not support (lengths) are checked by the tool instead."""
+        schema = _strict(self.arguments.model_json_schema())
+        required = self.arguments.model_json_schema().get("required", [])
+        optional = set(schema["properties"]) - set(required)
+        for name in optional:
+            field_schema = schema["properties"][name]
+            default = self.arguments.model_fields[name].get_default(call_default_factory=True)
+            field_schema["description"] += f" Null for the default ({json.dumps(default)})."
+            if "anyOf" in field_schema:
+                if {"type": "null"} not in field_schema["anyOf"]:
+                    field_schema["anyOf"].append({"type": "null"})
+            else:
+                field_schema["type"] = [field_schema["type"], "null"]
+        schema["required"] = list(schema["properties"])
         return schema
 
     def openai_spec(self) -> dict[str, Any]:
@@ -102,8 +158,28 @@ class Tool:
                 "name": self.name,
                 "description": self.description,
                 "parameters": self.json_schema(),
+                "strict": True,
             },
         }
+
+
+# Keywords strict function calling rejects; the tool validates them itself.
+_UNSUPPORTED_IN_STRICT = {"title", "default", "minLength", "maxLength"}
+
+
+def _strict(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {
+        key: value if key in {"enum", "required"} else _strict(value)
+        for key, value in schema.items()
+        if key not in _UNSUPPORTED_IN_STRICT
+    }
+    if strict.get("type") == "object":
+        strict["additionalProperties"] = False
+    return strict
 
 
 @dataclass
@@ -141,7 +217,8 @@ def _rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _citations(data: dict[str, Any]) -> list[str]:
     cited = []
-    for row in _rows_of(data):
+    # An artist's facts list their top tracks, which the answer cites too.
+    for row in [*_rows_of(data), *(data.get("top_tracks") or [])]:
         if not isinstance(row, dict):
             continue
         if row.get("track_id"):
@@ -164,6 +241,7 @@ class Toolbox:
         surface: str = "agent",
         warehouse_path: Path | None = None,
         models_dir: Path | None = None,
+        semantic_manifest: Path | None = None,
     ) -> None:
         self.settings = settings
         self.surface = surface
@@ -176,6 +254,7 @@ class Toolbox:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self.tools = {tool.name: tool for tool in TOOLS}
+        self.metric_layer = MetricLayer(semantic_manifest or DEFAULT_SEMANTIC_MANIFEST)
 
     def specs(self) -> list[dict[str, Any]]:
         return [tool.openai_spec() for tool in self.tools.values()]
@@ -194,7 +273,10 @@ class Toolbox:
                     f"refused: {name!r} is not a tool; the tools are {', '.join(self.tools)}"
                 )
             try:
-                validated = tool.arguments.model_validate(parsed)
+                # A strict caller sends null for "the default".
+                validated = tool.arguments.model_validate(
+                    {key: value for key, value in parsed.items() if value is not None}
+                )
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(part) for part in first["loc"]) or "arguments"
@@ -202,7 +284,14 @@ class Toolbox:
             data = tool.run(self, validated)
         except (ToolRefusedError, SqlRefusedError) as error:
             refusal = str(error)
-        except (NotFoundError, InvalidRequestError, NoModelError, FileNotFoundError) as error:
+        except (
+            NotFoundError,
+            InvalidRequestError,
+            NoModelError,
+            FileNotFoundError,
+            AmbiguousNameError,
+            MetricsUnavailableError,
+        ) as error:
             refusal = f"no answer: {error}"
         except duckdb.Error as error:
             refusal = f"the warehouse could not answer: {str(error).splitlines()[0]}"
@@ -237,6 +326,11 @@ class Toolbox:
                     f"({str(error).splitlines()[0]}); retry when the running pipeline is done"
                 ) from None
         return self._connection
+
+    def read(self, reader: Callable[[duckdb.DuckDBPyConnection], Read]) -> Read:
+        """`reader` run on the read-only warehouse connection, one caller at a time."""
+        with self._lock:
+            return reader(self.connection())
 
     def query(self, sql: str) -> dict[str, Any]:
         with self._lock:
@@ -290,7 +384,26 @@ def _sql(box: Toolbox, args: SqlArgs) -> dict[str, Any]:
 
 
 def _recommend(box: Toolbox, args: UserArgs) -> dict[str, Any]:
-    return box.service.for_user(args.user_id, k=args.k, genre=args.genre)
+    answer = box.service.for_user(args.user_id, k=args.k, genre=args.genre)
+    if args.genre and len(answer["tracks"]) < args.k and not answer["cold_start"]:
+        # The model's picks hold too few of the genre: its most played tracks the listener
+        # has not played fill the list, and the answer says so rather than coming back short.
+        heard = box.read(lambda connection: heard_tracks(connection, args.user_id))
+        shown = {track["track_id"] for track in answer["tracks"]}
+        popular = box.service.top_for_genre(args.genre, k=min(args.k + len(heard), 100))
+        fill = [
+            {**track, "reason": f"popular in {args.genre}, not yet played by {args.user_id}"}
+            for track in popular["tracks"]
+            if track["track_id"] not in heard | shown
+        ]
+        answer["tracks"] += fill[: args.k - len(answer["tracks"])]
+        answer["note"] = (
+            f"the model's picks for {args.user_id} held few {args.genre} tracks, so the "
+            f"genre's most played ones they have not heard complete the list"
+        )
+        if not answer["tracks"]:
+            answer["note"] = f"{args.user_id} has already played every {args.genre} track"
+    return answer
 
 
 def _similar_tracks(box: Toolbox, args: SimilarTracksArgs) -> dict[str, Any]:
@@ -302,7 +415,10 @@ def _similar_artists(box: Toolbox, args: ArtistListArgs) -> dict[str, Any]:
 
 
 def _top_for_genre(box: Toolbox, args: GenreArgs) -> dict[str, Any]:
-    return box.service.top_for_genre(args.genre, k=args.k)
+    # Varied across artists: each artist's best track before anyone's second.
+    answer = box.service.top_for_genre(args.genre, k=min(args.k * 5, 100))
+    answer["tracks"] = varied_by_artist(answer["tracks"], args.k)
+    return answer
 
 
 def _tracks_by_artist(box: Toolbox, args: ArtistListArgs) -> dict[str, Any]:
@@ -310,24 +426,28 @@ def _tracks_by_artist(box: Toolbox, args: ArtistListArgs) -> dict[str, Any]:
 
 
 def _track_metadata(box: Toolbox, args: TrackArgs) -> dict[str, Any]:
-    return box.service.track(args.track_id)
+    facts = box.read(lambda connection: track_facts(connection, args.track_id))
+    if facts is None:
+        raise NotFoundError(f"no track matches {args.track_id!r}")
+    return facts
 
 
 def _artist_metadata(box: Toolbox, args: ArtistArgs) -> dict[str, Any]:
-    # Parameterised, on the same read-only connection the SQL tool uses.
-    sql = (
-        "SELECT artist_id, artist_name, country_code, genres, primary_genre, popularity, "
-        "followers, catalogue_tracks, source_name FROM analytics.dim_artist "
-        "WHERE artist_id = $artist OR lower(artist_name) = lower($artist) "
-        "ORDER BY artist_id = $artist DESC, popularity DESC NULLS LAST LIMIT 1"
-    )
-    with box._lock:
-        cursor = box.connection().execute(sql, {"artist": args.artist.strip()})
-        columns = [column[0] for column in cursor.description or []]
-        row = cursor.fetchone()
-    if row is None:
+    facts = box.read(lambda connection: artist_facts(connection, args.artist))
+    if facts is None:
         raise NotFoundError(f"no artist matches {args.artist!r}")
-    return dict(zip(columns, row, strict=True))
+    return facts
+
+
+def _list_metrics(box: Toolbox, args: NoArgs) -> dict[str, Any]:
+    return {"metrics": box.metric_layer.list_metrics()}
+
+
+def _query_metrics(box: Toolbox, args: MetricQueryArgs) -> dict[str, Any]:
+    sql = box.metric_layer.compile(
+        args.metrics, args.group_by, args.where, args.order_by, limit=args.limit
+    )
+    return box.query(sql)
 
 
 def _search_catalogue(box: Toolbox, args: SearchArgs) -> dict[str, Any]:
@@ -387,7 +507,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "top_tracks_for_genre",
-        "The most listened tracks of a genre.",
+        "The most listened tracks of a genre, varied across artists, each with why.",
         GenreArgs,
         _top_for_genre,
     ),
@@ -399,15 +519,33 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "track_metadata",
-        "A track's metadata: name, artist, album, genre, year, audio features, source.",
+        "A track's metadata (by id or exact name): artist, album, genre, release, duration, "
+        "explicit, audio features, and its listeners (distinct users) and plays (listens).",
         TrackArgs,
         _track_metadata,
     ),
     Tool(
         "artist_metadata",
-        "An artist's metadata (by id or name): genres, country, popularity, followers.",
+        "An artist's metadata (by id or name): genres, country, popularity, followers, bio "
+        "when present, listeners (distinct users), plays (listens) and top tracks.",
         ArtistArgs,
         _artist_metadata,
+    ),
+    Tool(
+        "list_metrics",
+        "The governed metrics (listens, listeners, minutes played, sessions, average "
+        "completion, new listeners), each with its description and the dimensions it can be "
+        "grouped by. Prefer them to free SQL for counts and totals.",
+        NoArgs,
+        _list_metrics,
+    ),
+    Tool(
+        "query_metrics",
+        "Query governed metrics, grouped by dimensions (metric_time__day or __week, "
+        "track__genre, artist__artist_name, artist__country_code, listener__country_code) and "
+        "filtered; compiled by the dbt semantic layer and run read-only on the marts.",
+        MetricQueryArgs,
+        _query_metrics,
     ),
     Tool(
         "search_catalogue",
@@ -417,3 +555,15 @@ TOOLS: tuple[Tool, ...] = (
         _search_catalogue,
     ),
 )
+
+
+def varied_by_artist(tracks: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """`k` of `tracks`, keeping their order within each round: every artist's first track,
+    then every artist's second, and so on."""
+    seen: dict[str | None, int] = {}
+    ranked = []
+    for position, track in enumerate(tracks):
+        artist = track.get("artist_name")
+        ranked.append((seen.get(artist, 0), position, track))
+        seen[artist] = seen.get(artist, 0) + 1
+    return [track for _, _, track in sorted(ranked, key=lambda item: item[:2])][:k]
