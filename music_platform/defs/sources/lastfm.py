@@ -36,6 +36,9 @@ SCROBBLES_KEY = RAW_LASTFM_SCROBBLES
 TOP_ARTISTS_KEY = RAW_LASTFM_TOP_ARTISTS
 ARTIST_INFO_KEY = RAW_LASTFM_ARTIST_INFO
 TRACK_INFO_KEY = RAW_LASTFM_TRACK_INFO
+LOOKUPS_CHECK = "lookups_found"
+# Which not-found lookups belong to which asset.
+LOOKUPS = {ARTIST_INFO_KEY: "artist.", TRACK_INFO_KEY: "track."}
 ENTITIES = {
     SCROBBLES_KEY: "scrobbles",
     TOP_ARTISTS_KEY: "top_artists",
@@ -168,7 +171,20 @@ def _complete_scrobbles(records: list[dict[str, Any]]) -> int:
             asset=SCROBBLES_KEY,
             blocking=True,
             description="Every scrobble has a time, an artist and a title.",
-        )
+        ),
+        dg.AssetCheckSpec(
+            "top_artists_named",
+            asset=TOP_ARTISTS_KEY,
+            description="Every top artist record names its artist.",
+        ),
+        *(
+            dg.AssetCheckSpec(
+                LOOKUPS_CHECK,
+                asset=key,
+                description="Last.fm found every artist or track heard (the rest are listed).",
+            )
+            for key in (ARTIST_INFO_KEY, TRACK_INFO_KEY)
+        ),
     ],
 )
 def raw_lastfm_day(
@@ -215,3 +231,23 @@ def raw_lastfm_day(
             f"{len(records) - complete} of {len(records)} scrobbles lack a time, artist or title"
         ),
     )
+    top = [r for day in days for r in fetched["days"][day]["top_artists"]]
+    unnamed = sum(1 for record in top if not record.get("name"))
+    yield dg.AssetCheckResult(
+        asset_key=TOP_ARTISTS_KEY,
+        check_name="top_artists_named",
+        passed=unnamed == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"records": len(top), "unnamed": unnamed},
+        description=f"{unnamed} of {len(top)} top artist records have no name",
+    )
+    for key, prefix in LOOKUPS.items():
+        missing = [m for m in fetched["not_found"] if m["lookup"].startswith(prefix)]
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=LOOKUPS_CHECK,
+            passed=not missing,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"not_found": len(missing), "examples": dg.MetadataValue.json(missing[:5])},
+            description=f"Last.fm did not find {len(missing)} lookups; their listens are kept",
+        )
