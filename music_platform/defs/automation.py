@@ -53,8 +53,13 @@ CATALOGUE_REFRESH_CRON = "0 0 * * *"
 
 # Eager already waits while any parent is in progress and while the asset itself runs; on top,
 # a parent whose blocking check failed must not feed its children until it passes again.
+# Every provider has its raw assets in the graph and only the active ones land a given day, so a
+# day another provider has not (yet) run for is no missing parent.
+RAW_PROVIDERS = dg.AssetSelection.key_prefixes(["raw"])
 FOLLOW_PARENTS = (
-    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+    & ~dg.AutomationCondition.any_deps_missing().ignore(RAW_PROVIDERS)
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager_unless_blocked")
 # An unpartitioned asset reading every day of a daily parent (the recommender): eager's "no
 # parent missing" would wait for every day since the partitions start, so a new day is enough.

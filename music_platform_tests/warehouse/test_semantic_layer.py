@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from music_platform.defs.warehouse.resources import DBT_PROJECT_DIR
+from music_platform.lib.dbt_project import DBT_PROJECT_DIR
 
 METRICS = {
     "listens",

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from music_platform.defs.warehouse.resources import DBT_PROJECT_DIR
+from music_platform.lib.dbt_project import DBT_PROJECT_DIR
 
 
 def parse_semantic_manifest(scratch: Path) -> Path:
