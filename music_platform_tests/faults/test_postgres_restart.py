@@ -83,7 +83,7 @@ def test_a_restart_before_commit_fails_the_load_clearly_and_a_rerun_completes(
 def _staged_counts(conninfo: str) -> dict[str, int]:
     with psycopg.connect(conninfo) as connection:
         return {
-            f"staging/{table}": connection.execute(
+            f"staging/staged_{table}": connection.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("staging", table))
             ).fetchone()[0]
             for table in ("artists", "tracks", "users", "listens")
@@ -120,8 +120,8 @@ def test_a_run_whose_postgres_restarts_fails_clearly_and_a_rerun_completes(
     }
     (cut,) = failed  # the one staging load the restart cut, named with its cause
     assert cut.startswith("staging/"), failed
-    table = cut.removeprefix("staging/")
-    reported = " ".join(output.split(f"step staging__{table} failed:")[-1].split())
+    table = cut.removeprefix("staging/staged_")
+    reported = " ".join(output.split(f"step staging__staged_{table} failed:")[-1].split())
     assert reported.startswith(
         f"music_platform.lib.staging.store.StagingConnectionError: lost the connection to "
         f"PostgreSQL (PostgresStagingStore('127.0.0.1:{cluster.port}/run', schema='staging')) "
