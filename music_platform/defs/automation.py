@@ -54,12 +54,18 @@ CATALOGUE_REFRESH_CRON = "0 0 * * *"
 # Eager already waits while any parent is in progress and while the asset itself runs; on top,
 # a parent whose blocking check failed must not feed its children until it passes again.
 # Every provider has its raw assets in the graph and only the active ones land a given day, so a
-# day another provider has not (yet) run for is no missing parent.
+# day another provider has not (yet) run for is no missing parent, and its checks that never ran
+# block nothing: a parent blocks only when one of its blocking checks failed.
 RAW_PROVIDERS = dg.AssetSelection.key_prefixes(["raw"])
+NO_PARENT_BLOCKED = ~dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.any_checks_match(
+        dg.AutomationCondition.check_failed(), blocking_only=True
+    )
+)
 FOLLOW_PARENTS = (
     dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
     & ~dg.AutomationCondition.any_deps_missing().ignore(RAW_PROVIDERS)
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & NO_PARENT_BLOCKED
 ).with_label("eager_unless_blocked")
 # An unpartitioned asset reading every day of a daily parent (the recommender): eager's "no
 # parent missing" would wait for every day since the partitions start, so a new day is enough.
@@ -68,7 +74,7 @@ FOLLOW_PARENTS = (
 # day is one run.
 FOLLOW_DAILY_PARENTS = (
     dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & NO_PARENT_BLOCKED
 ).with_label("eager_on_any_day_unless_blocked")
 REFRESH_DAILY = dg.AutomationCondition.on_cron(CATALOGUE_REFRESH_CRON)
 
@@ -189,7 +195,8 @@ def build_external_files_sensor(
     by_days_held: bool = False,
     minimum_interval_seconds: int = FILE_SENSOR_INTERVAL_SECONDS,
 ) -> dg.SensorDefinition:
-    """Request `asset_key` and everything downstream of it when a file in the external folder
+    """Request `asset_key` and everything downstream of it (for a catalogue file, what is not
+    daily: the daily facts follow through automation) when a file in the external folder
     matching `pattern` is new or its content changed. The cursor maps file name -> mtime, size
     and sha256. `by_days_held`: the run covers the days the new events files hold (one range),
     not the latest day."""
@@ -217,11 +224,13 @@ def build_external_files_sensor(
             return dg.SkipReason(f"no new content in {folder}")
         graph = context.repository_def.asset_graph
         targets = sorted(selection.resolve(graph), key=lambda key: key.to_user_string())
-        partitioned = any(graph.get(key).is_partitioned for key in targets)
-        # Daily descendants (facts built from the new catalogue) are rebuilt for the latest day;
-        # older days follow when they are backfilled.
-        partition_key = daily_partitions.get_last_partition_key() if partitioned else None
+        partition_key = None
         tags = {"music_platform/external_files": ",".join(changed)[:200]}
+        if not by_days_held:
+            # A catalogue file rebuilds the catalogue; the daily facts built on it follow through
+            # automation for the days whose listening has landed (a day not landed yet would
+            # fail the run), and older days when they are backfilled.
+            targets = [key for key in targets if not graph.get(key).is_partitioned]
         if by_days_held:
             partitions = set(daily_partitions.get_partition_keys())
             days = sorted(set(days_held([folder / n for n in changed])) & partitions)

@@ -121,8 +121,12 @@ def test_file_sensor_requests_the_file_source_and_downstream_once(home: Path) ->
         _drop(external, "tracks.csv", "track_id\nt1\n")
         first = _tick(sensor, defs, instance, idle.cursor)
         (request,) = first.run_requests
-        assert set(request.asset_selection) == set(sensor_job.asset_layer.executable_asset_keys)
-        assert request.partition_key == daily_partitions.get_last_partition_key()
+        # The catalogue and what is built from it whole; the daily fact follows through
+        # automation for days whose listening has landed (a day not landed would fail the run).
+        assert set(request.asset_selection) == {automation.KAGGLE_TRACKS_KEY, TRACKS_FROM_FILE}
+        assert request.partition_key is None
+        graph = defs.resolve_asset_graph()
+        assert graph.get(DAILY_FACT).automation_condition == automation.FOLLOW_PARENTS
         assert request.tags["music_platform/external_files"] == "tracks.csv"
         assert json.loads(first.cursor)["tracks.csv"]["size"] == len("track_id\nt1\n")
 
@@ -134,9 +138,9 @@ def test_file_sensor_requests_the_file_source_and_downstream_once(home: Path) ->
         (second,) = changed.run_requests
         assert second.run_key != request.run_key
 
-        # What the sensor asks for runs as one run: the file source, its child, the latest day.
+        # What the sensor asks for runs as one run: the file source and its child.
         result = sensor_job.execute_in_process(
-            instance=instance, partition_key=second.partition_key, tags=second.tags
+            instance=instance, asset_selection=list(second.asset_selection), tags=second.tags
         )
         assert result.success
         landed = result.asset_materializations_for_node("raw__kaggle_tracks")

@@ -28,6 +28,22 @@ SMALL_WORLD = {
     "SYNTHETIC_EVENTS_PER_DAY": "1000",
 }
 
+# The providers a run with no keys or files leaves unconfigured: each materializes as skipped.
+NOT_CONFIGURED = {
+    "raw/lastfm_scrobbles",
+    "raw/lastfm_top_artists",
+    "raw/lastfm_artist_info",
+    "raw/lastfm_track_info",
+    "raw/lastfm_1k_scrobbles",
+    "raw/listen_events_file",
+    "raw/spotify_track_search",
+    "raw/spotify_tracks",
+    "raw/spotify_artists",
+    "raw/spotify_audio_features",
+    "raw/tidytuesday_songs",
+    "staging/track_identity",
+}
+
 
 @contextmanager
 def scratch_database() -> Iterator[str]:
