@@ -53,11 +53,18 @@ CATALOGUE_REFRESH_CRON = "0 0 * * *"
 
 # Eager already waits while any parent is in progress and while the asset itself runs; on top,
 # a parent whose blocking check failed must not feed its children until it passes again.
-# Every provider has its raw assets in the graph and only the active ones land a given day, so a
-# day another provider has not (yet) run for is no missing parent, and its checks that never ran
-# block nothing: a parent blocks only when one of its blocking checks failed.
+# A parent blocks its children until its blocking checks passed (a check whose run died has not
+# passed), unless it runs in the same run: there its failing blocking check stops them. Every
+# provider has its raw assets in the graph and only the active ones land a given day, so a raw
+# day another provider never ran for is no missing parent and its never-run checks block
+# nothing; a raw parent blocks when one of its blocking checks failed.
 RAW_PROVIDERS = dg.AssetSelection.key_prefixes(["raw"])
-NO_PARENT_BLOCKED = ~dg.AutomationCondition.any_deps_match(
+PARENTS_NOT_BLOCKED = dg.AutomationCondition.all_deps_match(
+    dg.AutomationCondition.will_be_requested()
+    | dg.AutomationCondition.all_checks_match(
+        dg.AutomationCondition.check_passed(), blocking_only=True
+    )
+).ignore(RAW_PROVIDERS) & ~dg.AutomationCondition.any_deps_match(
     dg.AutomationCondition.any_checks_match(
         dg.AutomationCondition.check_failed(), blocking_only=True
     )
@@ -65,7 +72,7 @@ NO_PARENT_BLOCKED = ~dg.AutomationCondition.any_deps_match(
 FOLLOW_PARENTS = (
     dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
     & ~dg.AutomationCondition.any_deps_missing().ignore(RAW_PROVIDERS)
-    & NO_PARENT_BLOCKED
+    & PARENTS_NOT_BLOCKED
 ).with_label("eager_unless_blocked")
 # An unpartitioned asset reading every day of a daily parent (the recommender): eager's "no
 # parent missing" would wait for every day since the partitions start, so a new day is enough.
@@ -74,7 +81,7 @@ FOLLOW_PARENTS = (
 # day is one run.
 FOLLOW_DAILY_PARENTS = (
     dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
-    & NO_PARENT_BLOCKED
+    & PARENTS_NOT_BLOCKED
 ).with_label("eager_on_any_day_unless_blocked")
 REFRESH_DAILY = dg.AutomationCondition.on_cron(CATALOGUE_REFRESH_CRON)
 
