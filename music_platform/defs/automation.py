@@ -202,8 +202,8 @@ def build_external_files_sensor(
     by_days_held: bool = False,
     minimum_interval_seconds: int = FILE_SENSOR_INTERVAL_SECONDS,
 ) -> dg.SensorDefinition:
-    """Request `asset_key` and everything downstream of it (for a catalogue file, what is not
-    daily: the daily facts follow through automation) when a file in the external folder
+    """Request `asset_key` (and, for events files, everything downstream of it; for a catalogue
+    file that follows through automation) when a file in the external folder
     matching `pattern` is new or its content changed. The cursor maps file name -> mtime, size
     and sha256. `by_days_held`: the run covers the days the new events files hold (one range),
     not the latest day."""
@@ -234,10 +234,10 @@ def build_external_files_sensor(
         partition_key = None
         tags = {"music_platform/external_files": ",".join(changed)[:200]}
         if not by_days_held:
-            # A catalogue file rebuilds the catalogue; the daily facts built on it follow through
-            # automation for the days whose listening has landed (a day not landed yet would
-            # fail the run), and older days when they are backfilled.
-            targets = [key for key in targets if not graph.get(key).is_partitioned]
+            # A catalogue file lands alone; what is built from it follows through automation once
+            # its other parents have landed (on a fresh platform they have not), and the daily
+            # facts for the days whose listening has.
+            targets = [asset_key]
         if by_days_held:
             partitions = set(daily_partitions.get_partition_keys())
             days = sorted(set(days_held([folder / n for n in changed])) & partitions)

@@ -121,12 +121,13 @@ def test_file_sensor_requests_the_file_source_and_downstream_once(home: Path) ->
         _drop(external, "tracks.csv", "track_id\nt1\n")
         first = _tick(sensor, defs, instance, idle.cursor)
         (request,) = first.run_requests
-        # The catalogue and what is built from it whole; the daily fact follows through
-        # automation for days whose listening has landed (a day not landed would fail the run).
-        assert set(request.asset_selection) == {automation.KAGGLE_TRACKS_KEY, TRACKS_FROM_FILE}
+        # The catalogue file lands alone; what is built from it follows through automation once
+        # its other parents have landed (a fresh platform's have not, and the run would fail).
+        assert set(request.asset_selection) == {automation.KAGGLE_TRACKS_KEY}
         assert request.partition_key is None
         graph = defs.resolve_asset_graph()
-        assert graph.get(DAILY_FACT).automation_condition == automation.FOLLOW_PARENTS
+        for child in (TRACKS_FROM_FILE, DAILY_FACT):
+            assert graph.get(child).automation_condition == automation.FOLLOW_PARENTS
         assert request.tags["music_platform/external_files"] == "tracks.csv"
         assert json.loads(first.cursor)["tracks.csv"]["size"] == len("track_id\nt1\n")
 
@@ -138,7 +139,7 @@ def test_file_sensor_requests_the_file_source_and_downstream_once(home: Path) ->
         (second,) = changed.run_requests
         assert second.run_key != request.run_key
 
-        # What the sensor asks for runs as one run: the file source and its child.
+        # What the sensor asks for runs as one run.
         result = sensor_job.execute_in_process(
             instance=instance, asset_selection=list(second.asset_selection), tags=second.tags
         )
