@@ -124,7 +124,12 @@ def _with_condition(
     if spec.automation_condition is not None or spec.key in driven_elsewhere:
         return spec
     if spec.key in reads_all_days:
-        return spec.replace_attributes(automation_condition=FOLLOW_DAILY_PARENTS)
+        # A dropped catalogue file lands alone (its sensor); what is built from it refreshes
+        # with the next daily run rather than cascading through the catalogue at once.
+        follow = FOLLOW_DAILY_PARENTS
+        if KAGGLE_TRACKS_KEY in {dep.asset_key for dep in spec.deps}:
+            follow = follow.ignore(dg.AssetSelection.assets(KAGGLE_TRACKS_KEY))
+        return spec.replace_attributes(automation_condition=follow)
     fed_from_outside = {dep.asset_key for dep in spec.deps} & externally_fed
     if fed_from_outside:
         # An external parent (the Kafka stream) updates all the time; its sensor requests
@@ -203,7 +208,7 @@ def build_external_files_sensor(
     minimum_interval_seconds: int = FILE_SENSOR_INTERVAL_SECONDS,
 ) -> dg.SensorDefinition:
     """Request `asset_key` (and, for events files, everything downstream of it; for a catalogue
-    file that follows through automation) when a file in the external folder
+    file that follows with the next daily run) when a file in the external folder
     matching `pattern` is new or its content changed. The cursor maps file name -> mtime, size
     and sha256. `by_days_held`: the run covers the days the new events files hold (one range),
     not the latest day."""
@@ -234,9 +239,8 @@ def build_external_files_sensor(
         partition_key = None
         tags = {"music_platform/external_files": ",".join(changed)[:200]}
         if not by_days_held:
-            # A catalogue file lands alone; what is built from it follows through automation once
-            # its other parents have landed (on a fresh platform they have not), and the daily
-            # facts for the days whose listening has.
+            # A catalogue file lands alone; what is built from it refreshes with the next daily
+            # run (on a fresh platform its other parents have not landed yet).
             targets = [asset_key]
         if by_days_held:
             partitions = set(daily_partitions.get_partition_keys())
