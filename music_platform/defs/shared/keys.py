@@ -33,9 +33,6 @@ MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
 # since DuckDB allows a single writer process (and no reader beside it).
 WAREHOUSE_POOL = "warehouse"
 
-# The team that answers for every asset (shown as the owner in the UI).
-OWNER = "team:data-platform"
-
 
 def _raw(name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", name])
