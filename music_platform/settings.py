@@ -7,6 +7,7 @@ come from the process environment, then `.env` in the working directory.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -36,6 +37,35 @@ class SourceMode(StrEnum):
 
 class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it and says what to do."""
+
+
+# What a reject limit can be set for (MUSIC_PLATFORM_MAX_REJECT_RATES): each listening
+# provider and catalogue file, and `catalogue`, the staged catalogue reconciled from them.
+REJECT_LIMIT_SOURCES = (
+    "synthetic",
+    "lastfm",
+    "lastfm_1k",
+    "events_file",
+    "kaggle",
+    "tidytuesday",
+    "catalogue",
+)
+
+
+@dataclass(frozen=True)
+class RejectLimit:
+    """The share of a source's rows that may be rejected, and the setting that says so."""
+
+    rate: float
+    source: str
+    setting: str
+    """The setting the limit came from, as a user would set it."""
+
+    def how_to_change(self) -> str:
+        return (
+            f"to accept more from {self.source}, set "
+            f"MUSIC_PLATFORM_MAX_REJECT_RATES='{{\"{self.source}\": <share>}}'"
+        )
 
 
 class PostgresSettings(BaseSettings):
@@ -200,6 +230,9 @@ class Settings(BaseSettings):
     dbt_duckdb_memory_limit: str = "768MB"
     # Share of a partition's rows that may be rejected before its blocking check fails.
     max_reject_rate: float = Field(0.01, ge=0, le=1)
+    # Per-source overrides of it, as JSON: '{"kaggle": 0.05, "events_file": 0.02}' (keys in
+    # REJECT_LIMIT_SOURCES).
+    max_reject_rates: dict[str, float] = Field(default_factory=dict)
     # Days of listening the recommender trains on, ending at the newest listen.
     recommender_training_days: int = Field(90, ge=1)
     # Relative NDCG@10 drop against the promoted model that still allows promotion.
@@ -241,6 +274,28 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_source_is_auto(cls, value: object) -> object:
         return SourceMode.AUTO if value == "" else value
+
+    @field_validator("max_reject_rates")
+    @classmethod
+    def _known_reject_sources(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(REJECT_LIMIT_SOURCES))
+        if unknown:
+            raise ValueError(
+                f"unknown source {', '.join(unknown)}; use {', '.join(REJECT_LIMIT_SOURCES)}"
+            )
+        outside = sorted(name for name, rate in value.items() if not 0 <= rate <= 1)
+        if outside:
+            raise ValueError(f"{', '.join(outside)}: a share must be between 0 and 1")
+        return value
+
+    def reject_limit(self, source: str) -> RejectLimit:
+        """The reject limit of `source` (a REJECT_LIMIT_SOURCES name): its override, if set,
+        else MUSIC_PLATFORM_MAX_REJECT_RATE."""
+        if source in self.max_reject_rates:
+            rate = self.max_reject_rates[source]
+            return RejectLimit(rate, source, f'MUSIC_PLATFORM_MAX_REJECT_RATES["{source}"]={rate}')
+        rate = self.max_reject_rate
+        return RejectLimit(rate, source, f"MUSIC_PLATFORM_MAX_REJECT_RATE={rate}")
 
     @property
     def home_dir(self) -> Path:

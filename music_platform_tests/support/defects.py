@@ -357,7 +357,8 @@ def observe(source: Source, path: Path, previous: pl.DataFrame | None) -> Observ
         landed,
         previous=previous,
         what=f"the {source.name} file",
-        max_reject_rate=get_settings().max_reject_rate,
+        reject_limit=get_settings().reject_limit(source.name),
+        rejects_table=f"file:{source.name}",
         profile=source.profile,
         screened_rows=screened.rows,
     )

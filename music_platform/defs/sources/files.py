@@ -109,7 +109,8 @@ def _land_days(
         landed,
         previous=pl.concat(previous, how="diagonal_relaxed") if previous else None,
         what=f"the {entity} of {days[0]} .. {days[-1]}",
-        max_reject_rate=settings.max_reject_rate,
+        reject_limit=settings.reject_limit(source),
+        rejects_table=rejects_table,
     )
     quality.record_rejects(staging, rejects_table, screened)
     metadata = quality.screening_metadata(screened, screening)
@@ -266,7 +267,8 @@ def raw_tidytuesday_songs(
         songs,
         previous=pl.read_parquet(target) if target.exists() else None,
         what="the TidyTuesday songs file",
-        max_reject_rate=settings.max_reject_rate,
+        reject_limit=settings.reject_limit(TIDYTUESDAY_SOURCE),
+        rejects_table=quality_table_name(SONGS_FORMAT),
         profile=SONGS_PROFILE,
         screened_rows=screened.rows,
     )

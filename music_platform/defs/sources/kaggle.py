@@ -208,7 +208,8 @@ def raw_kaggle_tracks(
             rows,
             previous=previous,
             what="the Kaggle tracks file",
-            max_reject_rate=settings.max_reject_rate,
+            reject_limit=settings.reject_limit(SOURCE),
+            rejects_table=quality_table_name(TRACKS_FORMAT),
             profile=PROFILE,
             screened_rows=screened.rows,
         )

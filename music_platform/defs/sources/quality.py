@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.lib.quality import compare
-from music_platform.lib.quality.files import ScreenedFile, worst_reasons
+from music_platform.lib.quality import compare, limits
+from music_platform.lib.quality.files import ScreenedFile
 from music_platform.lib.schemas import rejects_columns
 from music_platform.resources.staging import StagingResource
+from music_platform.settings import RejectLimit
 
 if TYPE_CHECKING:
     import polars as pl
@@ -117,6 +118,12 @@ def wrong_columns(key: dg.AssetKey, error: Exception, *, catalogue: bool) -> Scr
     return Screening(checks)
 
 
+def rejects_place(table_name: str, partition_key: str = "") -> str:
+    """Where rejected rows of a table (and partition) are kept, for messages."""
+    day = f", partition_key '{partition_key}'" if partition_key else ""
+    return f"the staging rejects table (staging.rejects, table_name '{table_name}'{day})"
+
+
 def evaluate(
     key: dg.AssetKey,
     screened: ScreenedFile,
@@ -124,25 +131,22 @@ def evaluate(
     *,
     previous: pl.DataFrame | None,
     what: str,
-    max_reject_rate: float,
+    reject_limit: RejectLimit,
+    rejects_table: str,
     profile: CatalogueProfile | None = None,
     screened_rows: pl.DataFrame | None = None,
 ) -> Screening:
     """Every check of a screened landing. `landed` is what would be written, `previous` what
     was written last time (None before the first landing); `screened_rows` the file's rows
-    before one-per-key, for the conflicting-facts check; `max_reject_rate` the share of rows
-    that may be refused (MUSIC_PLATFORM_MAX_REJECT_RATE)."""
+    before one-per-key, for the conflicting-facts check; `reject_limit` the share of rows
+    that may be refused, whose rejects are recorded under `rejects_table`."""
     offered = screened.rows.height + screened.rejected + screened.deduplicated
-    rejected = screened.rejected
-    rate = rejected / max(offered, 1)
-    threshold = max_reject_rate
-    worst = worst_reasons(screened.reject_reasons)
-    rejects = compare.Finding(
-        rate <= threshold,
-        f"{rejected} of {offered} rows rejected ({rate:.2%}, limit {threshold:.2%})"
-        + (f"; most common: {worst}" if worst else "")
-        + ("; fix them in the file (see the rejects table) and load it again" if rejected else ""),
-        {"rejected": rejected, "rows": offered, "reject_rate": rate, "threshold": threshold},
+    rejects = limits.reject_rate(
+        screened.rejected,
+        offered,
+        reject_limit,
+        screened.reject_reasons,
+        where=rejects_place(rejects_table),
     )
     previous_rows = previous.height if previous is not None else None
     checks = [

@@ -10,12 +10,17 @@ Each table depends on every provider that can feed it; which ones do for a run, 
 rows map to the contract, comes from the active selection (lib/sources/staging_rows.py), so
 staging itself is source-agnostic. A day of listens also takes the events streamed for it
 (stream/listen_events), inside the database in the transaction that replaces the day, and its
-blocking checks judge the day with them.
+blocking checks judge the day with them. A listen of a track the catalogue does not (yet) know is
+kept (dbt gives it an inferred track row) and flagged; only when such listens pass the share
+MUSIC_PLATFORM_MIN_MATCH_RATE leaves does the day block.
+
+Each source's reject limit is MUSIC_PLATFORM_MAX_REJECT_RATE unless MUSIC_PLATFORM_MAX_REJECT_RATES
+sets its own (listens: the listening provider's; tracks, artists, users: `catalogue`).
 """
 
 import statistics
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,14 +43,14 @@ from music_platform.defs.shared.keys import (
 from music_platform.defs.shared.keys import staging_key as _staging_key
 from music_platform.defs.shared.metadata import table_metadata
 from music_platform.lib import schemas
-from music_platform.lib.quality import compare
+from music_platform.lib.quality import compare, limits
 from music_platform.lib.sources.selection import SourceSelection
 from music_platform.lib.sources.staging_rows import staging_rows
 from music_platform.lib.staging.store import LoadResult, PreparedLoad, StagingStore, prepare_load
 from music_platform.lib.staging.validate import DUPLICATE_REASON_PREFIX
 from music_platform.resources.sources import SourceProviders
 from music_platform.resources.staging import StagingResource
-from music_platform.settings import Settings
+from music_platform.settings import RejectLimit, Settings
 
 if TYPE_CHECKING:
     import polars as pl
@@ -65,6 +70,8 @@ DAILY_VOLUME_DAYS = 7
 DAILY_VOLUME_MIN_DAYS = 3
 DAILY_VOLUME_FLOOR = 100
 DAILY_VOLUME_TOLERANCE = 10.0
+UNKNOWN_TRACKS_CHECK = "tracks_in_catalogue"
+MATCH_RATE_CHECK = "track_match_rate_above_threshold"
 
 
 def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
@@ -73,6 +80,21 @@ def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
 
 def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
     key = staging_key(contract)
+    listens = [
+        dg.AssetCheckSpec(
+            UNKNOWN_TRACKS_CHECK,
+            asset=key,
+            description="Every listen names a catalogued track; listens of tracks not yet in the "
+            "catalogue are kept (an inferred row in dim_track) and counted.",
+        ),
+        dg.AssetCheckSpec(
+            MATCH_RATE_CHECK,
+            asset=key,
+            blocking=True,
+            description="At least MUSIC_PLATFORM_MIN_MATCH_RATE of the listens name a "
+            "catalogued track.",
+        ),
+    ]
     return [
         dg.AssetCheckSpec(
             VOLUME_CHECK,
@@ -91,42 +113,58 @@ def _check_specs(contract: schemas.TableContract) -> list[dg.AssetCheckSpec]:
             asset=key,
             description="The source's columns match the contract: none added, none missing.",
         ),
+        *(listens if contract is schemas.LISTENS else []),
     ]
 
 
-def _check_results(
-    contract: schemas.TableContract, results: list[LoadResult], threshold: float
-) -> list[dg.AssetCheckResult]:
+def _rejects_place(contract: schemas.TableContract, results: list[LoadResult]) -> str:
+    days = sorted(result.partition_key for result in results if result.partition_key)
+    window = f", partition_key {days[0]} .. {days[-1]}" if len(days) > 1 else ""
+    day = f", partition_key '{days[0]}'" if len(days) == 1 else window
+    return f"the staging rejects table (staging.rejects, table_name '{contract.name}'{day})"
+
+
+def _reject_finding(
+    contract: schemas.TableContract, results: list[LoadResult], limit: RejectLimit
+) -> compare.Finding:
+    """The reject rate of the loads, duplicates (dropped without alarm, counted apart) left
+    out of both the rejects and the reasons."""
     loaded = sum(result.rows_loaded for result in results)
-    # Duplicates are dropped without alarm (kept in the rejects table, counted apart).
     rejected = sum(result.rows_rejected for result in results) - _deduplicated(results)
-    rate = rejected / max(loaded + rejected, 1)
     reasons: dict[str, int] = {}
     for result in results:
         for reason, count in result.reject_reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + count
+            if not reason.startswith(DUPLICATE_REASON_PREFIX):
+                reasons[reason] = reasons.get(reason, 0) + count
+    return limits.reject_rate(
+        rejected,
+        loaded + rejected,
+        limit,
+        reasons,
+        where=_rejects_place(contract, results),
+        what="records",
+    )
+
+
+def _check_results(
+    contract: schemas.TableContract, results: list[LoadResult], limit: RejectLimit
+) -> list[dg.AssetCheckResult]:
+    rejects = _reject_finding(contract, results, limit)
     added = sorted({column for result in results for column in result.drift.added})
     missing = sorted({column for result in results for column in result.drift.missing})
-    worst = ", ".join(
-        f"{reason} ({count})"
-        for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:3]
-    )
     return [
         dg.AssetCheckResult(
             asset_key=staging_key(contract),
             check_name="reject_rate_within_threshold",
-            passed=rate <= threshold,
+            passed=rejects.passed,
             metadata={
-                "rejected": rejected,
-                "loaded": loaded,
-                "reject_rate": rate,
-                "threshold": threshold,
-                "reasons": dg.MetadataValue.json(reasons),
+                **rejects.metadata,
+                "loaded": sum(result.rows_loaded for result in results),
+                "reasons": dg.MetadataValue.json(
+                    _summed(result.reject_reasons for result in results)
+                ),
             },
-            description=(
-                f"{rejected} of {loaded + rejected} records rejected ({rate:.2%}, limit "
-                f"{threshold:.2%})" + (f"; most common: {worst}" if worst else "")
-            ),
+            description=rejects.description,
         ),
         dg.AssetCheckResult(
             asset_key=staging_key(contract),
@@ -137,6 +175,14 @@ def _check_results(
             description=f"added columns: {added or 'none'}; missing columns: {missing or 'none'}",
         ),
     ]
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for each in counts:
+        for name, count in each.items():
+            total[name] = total.get(name, 0) + count
+    return total
 
 
 def _deduplicated(results: list[LoadResult]) -> int:
@@ -170,30 +216,29 @@ def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> d
     }
 
 
-def _reject_rate(result: LoadResult) -> float:
-    """Rejected share of a load, duplicates (dropped without alarm) left out."""
-    rejected = result.rows_rejected - _deduplicated([result])
-    return rejected / max(result.rows_loaded + rejected, 1)
-
-
-def _refusal(result: LoadResult, volume: compare.Finding, threshold: float) -> str | None:
-    """Why a blocking check fails on the load (more than `threshold` rejected, or an unexpected
-    volume), if one does."""
-    rate = _reject_rate(result)
+def _refusal(
+    contract: schemas.TableContract,
+    result: LoadResult,
+    volume: compare.Finding,
+    limit: RejectLimit,
+    match: compare.Finding | None = None,
+) -> str | None:
+    """Why a blocking check fails on the load (too many rejected, an unexpected volume, too
+    few listens of catalogued tracks), if one does."""
     where = result.partition_key or result.table_name
-    if rate > threshold:
-        return f"{where}: {rate:.2%} rejected (limit {threshold:.2%})"
-    if not volume.passed:
-        return f"{where}: {volume.description}"
+    rejects = _reject_finding(contract, [result], limit)
+    for finding in (rejects, volume, match):
+        if finding is not None and not finding.passed:
+            return f"{where}: {finding.description}"
     return None
 
 
 def _write_unless_blocked(
-    store: StagingStore, prepared: PreparedLoad, volume: compare.Finding, threshold: float
+    store: StagingStore, prepared: PreparedLoad, volume: compare.Finding, limit: RejectLimit
 ) -> tuple[LoadResult, str | None]:
     """Write the load unless a blocking check would fail on it: then the previous partition
     (or table) stays whole, and the reason is returned."""
-    reason = _refusal(prepared.result(0), volume, threshold)
+    reason = _refusal(prepared.contract, prepared.result(0), volume, limit)
     if reason is not None:
         return prepared.result(0), reason
     return store.write(prepared), None
@@ -262,8 +307,8 @@ def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
             if previous
             else compare.Finding(True, f"{prepared.rows.height} rows; nothing staged before")
         )
-        threshold = settings.max_reject_rate
-        result, blocked = _write_unless_blocked(store, prepared, volume, threshold)
+        limit = settings.reject_limit("synthetic" if selection.synthetic else "catalogue")
+        result, blocked = _write_unless_blocked(store, prepared, volume, limit)
         context.log.info(
             f"staged {result.rows_loaded} {contract.name}, rejected {result.rows_rejected}"
             + (f"; blocked: {blocked}" if blocked else "")
@@ -276,7 +321,7 @@ def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
             **_blocked_metadata([blocked] if blocked else []),
         }
         yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
-        checks = [*_check_results(contract, [result], threshold), _volume_check(contract, [volume])]
+        checks = [*_check_results(contract, [result], limit), _volume_check(contract, [volume])]
         yield from selected_checks(context, checks)
 
     return _asset
@@ -290,8 +335,9 @@ def _listens_asset() -> dg.AssetsDefinition:
                 deps=[*LISTENS_PROVIDERS, staging_key(schemas.TRACKS), staging_key(schemas.USERS)],
                 description=(
                     "Typed listening events, one row per event: the source's and those streamed "
-                    "for the day. Events for unknown tracks or users, with impossible durations "
-                    "or outside their day are rejected with the reason."
+                    "for the day. Events for unknown users, with impossible durations or outside "
+                    "their day are rejected with the reason; those of tracks not yet in the "
+                    "catalogue are kept and flagged."
                 ),
                 group_name="staging",
                 kinds=KINDS,
@@ -324,18 +370,18 @@ def _stage_listens(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     import polars as pl
 
-    threshold = settings.max_reject_rate
+    limit = settings.reject_limit(selection.listens.value)
     store = staging.store()
     store.ensure_tables()
-    known_keys = {
-        "track_id": store.keys(schemas.TRACKS, "track_id"),
-        "user_id": store.keys(schemas.USERS, "user_id"),
-    }
+    # A listen of a track not (yet) in the catalogue is kept and counted, not rejected.
+    catalogued = store.keys(schemas.TRACKS, "track_id")
+    known_keys = {"user_id": store.keys(schemas.USERS, "user_id")}
     durations = pl.from_arrow(store.read(schemas.TRACKS)).select("track_id", "duration_ms")
     history = _partition_history(store)
     results: list[LoadResult] = []
     volumes: list[compare.Finding] = []
     blocked: list[str] = []
+    unknown = _UnknownTracks(settings.min_match_rate)
     received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
@@ -349,8 +395,10 @@ def _stage_listens(
             known_keys=known_keys,
             track_durations=durations,
         )
-        judge = _DayChecks(partition_key, history, threshold)
+        batch_unknown = prepared.rows.filter(~pl.col("track_id").is_in(catalogued.implode()))
+        judge = _DayChecks(partition_key, history, limit, unknown, batch_unknown.height)
         result = store.write(prepared, include_streamed=True, accept=judge)
+        unknown.add(result, batch_unknown["track_id"], judge.unknown, judge.match)
         reason = result.refused
         if reason is None:
             history[partition_key] = result.rows_loaded
@@ -360,7 +408,8 @@ def _stage_listens(
         context.log.info(
             f"{partition_key}: staged {result.rows_loaded} events "
             f"({result.streamed.loaded if result.streamed else 0} streamed), "
-            f"rejected {result.rows_rejected}" + (f"; blocked: {reason}" if reason else "")
+            f"rejected {result.rows_rejected}, {judge.unknown} of tracks not yet in the catalogue"
+            + (f"; blocked: {reason}" if reason else "")
         )
         results.append(result)
         volumes.append(judge.volume)
@@ -369,6 +418,7 @@ def _stage_listens(
         metadata={
             **table_metadata(preview),
             **_load_metadata(received, results, source_name),
+            "flagged": unknown.listens,
             **selection.as_metadata(),
             "engine": staging.engine,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
@@ -376,8 +426,9 @@ def _stage_listens(
         }
     )
     checks = [
-        *_check_results(schemas.LISTENS, results, threshold),
+        *_check_results(schemas.LISTENS, results, limit),
         _volume_check(schemas.LISTENS, volumes),
+        *unknown.checks(),
     ]
     yield from selected_checks(context, checks)
 
@@ -409,12 +460,101 @@ class _DayChecks:
 
     partition_key: str
     history: dict[str, int]
-    threshold: float
+    limit: RejectLimit
+    unknown_tracks: "_UnknownTracks"
+    batch_unknown: int
+    """The day's batch rows of tracks not in the catalogue."""
     volume: compare.Finding = field(default_factory=lambda: compare.Finding(True, "not judged"))
+    match: compare.Finding = field(default_factory=lambda: compare.Finding(True, "not judged"))
+    unknown: int = 0
+    """The day's loaded listens of tracks not in the catalogue, streamed ones included."""
 
     def __call__(self, result: LoadResult) -> str | None:
         self.volume = _daily_volume(result.rows_loaded, self.partition_key, self.history)
-        return _refusal(result, self.volume, self.threshold)
+        self.unknown = self.batch_unknown + (
+            result.streamed.unknown_tracks if result.streamed else 0
+        )
+        self.match = self.unknown_tracks.match_rate(self.unknown, result.rows_loaded)
+        return _refusal(schemas.LISTENS, result, self.volume, self.limit, self.match)
+
+
+@dataclass
+class _UnknownTracks:
+    """Listens of tracks the catalogue does not (yet) know: kept (dbt gives each such track an
+    inferred row until the catalogue catches up), counted and flagged by a warning; the day
+    blocks only when fewer than `min_match_rate` of its listens name a catalogued track."""
+
+    min_match_rate: float
+    listens: int = 0
+    loaded: int = 0
+    examples: list[str] = field(default_factory=list)
+    blocked_days: list[str] = field(default_factory=list)
+
+    def add(
+        self, result: LoadResult, batch_tracks: "pl.Series", unknown: int, match: compare.Finding
+    ) -> None:
+        """Count a day's load: its listens if written, its match rate if that blocked it."""
+        if not match.passed:
+            self.blocked_days.append(f"{result.partition_key}: {match.description}")
+        if result.refused is not None:
+            return
+        self.listens += unknown
+        self.loaded += result.rows_loaded
+        for track_id in batch_tracks.unique(maintain_order=True).head(5).to_list():
+            if len(self.examples) < 5 and track_id not in self.examples:
+                self.examples.append(track_id)
+
+    def match_rate(self, unknown: int, loaded: int) -> compare.Finding:
+        share = 1 - unknown / loaded if loaded else 1.0
+        passed = share >= self.min_match_rate
+        return compare.Finding(
+            passed,
+            f"{share:.1%} of {loaded} listens name a catalogued track (minimum "
+            f"{self.min_match_rate:.0%}, MUSIC_PLATFORM_MIN_MATCH_RATE)"
+            + (
+                ""
+                if passed
+                else "; load the catalogue that holds their tracks, or lower the minimum"
+            ),
+            {
+                "track_match_rate": share,
+                "threshold": self.min_match_rate,
+                "unknown_track_listens": unknown,
+                "listens": loaded,
+            },
+        )
+
+    def checks(self) -> list[dg.AssetCheckResult]:
+        key = staging_key(schemas.LISTENS)
+        share = self.listens / self.loaded if self.loaded else 0.0
+        match = self.match_rate(self.listens, self.loaded)
+        return [
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=UNKNOWN_TRACKS_CHECK,
+                passed=self.listens == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "unknown_track_listens": self.listens,
+                    "listens": self.loaded,
+                    "unknown_share": share,
+                    "examples": self.examples,
+                },
+                description=(
+                    f"{self.listens} of {self.loaded} listens ({share:.2%}) name a track not yet "
+                    "in the catalogue: kept, each such track with an inferred row in dim_track "
+                    "until the catalogue catches up"
+                    + (f" (e.g. {', '.join(self.examples)})" if self.examples else "")
+                ),
+            ),
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=MATCH_RATE_CHECK,
+                passed=not self.blocked_days,
+                metadata=dict(match.metadata),
+                description="; ".join(self.blocked_days) or match.description,
+            ),
+        ]
 
 
 def _partition_history(store: StagingStore) -> dict[str, int]:

@@ -267,10 +267,13 @@ def screen_frame(
     valid = work.filter(~rejected) if reasons else work
     record_columns = [name for name in raw.columns if name not in (_LINE, _EXTRA)]
     before = valid.height
+    # A copy is exact whatever its row number says (Kaggle's export numbers every row in its
+    # unnamed index column, copies too).
+    compared = [name for name in record_columns if name not in file_format.ignored_columns]
     # Distinct row hashes prove there is no exact copy, the usual case, far cheaper than unique.
-    hashes = valid.select(record_columns).hash_rows()
+    hashes = valid.select(compared).hash_rows()
     if hashes.n_unique() != before:
-        valid = valid.unique(record_columns, keep="first", maintain_order=True)
+        valid = valid.unique(compared, keep="first", maintain_order=True)
     deduplicated = before - valid.height
     rows = valid.select(
         [
@@ -490,9 +493,3 @@ def merge_screens(screens: Sequence[ScreenedFile]) -> ScreenedFile | None:
 def quality_table_name(file_format: FileFormat) -> str:
     """The `table_name` a file's rejects carry in the rejects table: `file:<format>`."""
     return f"file:{file_format.name}"
-
-
-def worst_reasons(reasons: Mapping[str, int], top: int = 3) -> str:
-    """The most frequent reject reasons, for a one-line message."""
-    ranked = sorted(reasons.items(), key=lambda item: -item[1])[:top]
-    return ", ".join(f"{label} ({count})" for label, count in ranked)

@@ -124,7 +124,8 @@ def to_listens(listened: pl.DataFrame, track_ids: pl.DataFrame | None) -> pl.Dat
         else pl.DataFrame(schema={"heard_key": pl.String, "track_id": pl.String})
     )
     rows = rows.join(known, on="heard_key", how="left", maintain_order="left")
-    # A track the identity does not know keeps its heard key, so staging names it when it rejects.
+    # A track the identity does not know (yet) keeps its heard key: staging keeps the listen and
+    # dbt gives the key an inferred track row until the identity catches up.
     return rows.with_columns(pl.coalesce("track_id", "heard_key").alias("track_id")).select(
         "event_id", "user_id", "track_id", "listened_at", "ms_played", "listen_date"
     )

@@ -74,6 +74,8 @@ class StreamedRows:
     loaded: int
     rejected: int
     reject_reasons: dict[str, int]
+    unknown_tracks: int = 0
+    """Loaded events of a track not (yet) in the catalogue."""
 
 
 @dataclass(frozen=True)

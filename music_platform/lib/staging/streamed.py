@@ -10,9 +10,10 @@ the table, so an event sent twice is staged once.
 The events were validated and typed when consumed. A day's load of `listens` adds that day's
 events inside the database, in the transaction that replaces the day (`include_streamed`): the
 statements below, one text for both backends. They apply the listens rules that depend on what
-is staged beside the events (known track and user, a play no longer than its track, no listen
-in the future) and drop an event the day's batch rows already hold, with the reasons and labels
-`validate` gives, so the day's counts and checks are those of one validation of both.
+is staged beside the events (known user, a play no longer than its track, no listen in the
+future) and drop an event the day's batch rows already hold, with the reasons and labels
+`validate` gives, so the day's counts and checks are those of one validation of both. An event
+of a track not (yet) in the catalogue is kept, as a batch row is, and counted.
 """
 
 from __future__ import annotations
@@ -234,7 +235,6 @@ _PARAMETER = re.compile(r":([a-z_]+)\b")
 # validate applies them (and so joins their reasons): the boolean column of the day's table
 # flagging a failure, and the rule's label as validate counts it.
 _RULES = {
-    "unknown_track": "track_id: unknown",
     "unknown_user": "user_id: unknown",
     "in_future": "listened_at: in the future",
     "too_long": "ms_played: longer than its track",
@@ -246,7 +246,6 @@ def _reasons(dialect: SqlDialect) -> dict[str, str]:
     """Each rule's reason as SQL text, worded as validate words it."""
     listened_at = dialect.timestamp_format.format("listened_at")
     return {
-        "unknown_track": "'unknown track_id ''' || track_id || ''''",
         "unknown_user": "'unknown user_id ''' || user_id || ''''",
         "in_future": (
             f"'listened_at ' || {listened_at} || ' is in the future (now ' || :now_text || ')'"
@@ -315,6 +314,7 @@ def streamed_day_statements(
     counts = ", ".join(
         ["count(*)", "count(*) FILTER (WHERE NOT rejected)", "count(*) FILTER (WHERE rejected)"]
         + [f"count(*) FILTER (WHERE {flag})" for flag in _RULES]
+        + ["count(*) FILTER (WHERE unknown_track AND NOT rejected)"]
     )
     now = prepared.started_at
     values: dict[str, object] = {
@@ -333,7 +333,7 @@ def streamed_day_statements(
 
 def streamed_rows(counts: tuple[int, ...]) -> StreamedRows:
     """What the day's streamed events added, from the count query's row."""
-    received, loaded, rejected, *by_rule = (int(count) for count in counts)
+    received, loaded, rejected, *by_rule, unknown_tracks = (int(count) for count in counts)
     return StreamedRows(
         received=received,
         loaded=loaded,
@@ -341,6 +341,7 @@ def streamed_rows(counts: tuple[int, ...]) -> StreamedRows:
         reject_reasons={
             label: count for label, count in zip(_RULES.values(), by_rule, strict=True) if count
         },
+        unknown_tracks=unknown_tracks,
     )
 
 

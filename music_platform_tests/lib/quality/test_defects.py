@@ -34,7 +34,13 @@ EVIDENCE = {
     "missing required column": "missing tempo",
     "columns under unknown names": "missing track_id, tempo",
     "empty feed": "is empty",
-    "reject rate above the threshold": "rows rejected (9.98%, limit 1.00%)",
+    "reject rate above the threshold": (
+        "202 of 2024 rows rejected (9.98%, over the limit of 1.00%, "
+        "MUSIC_PLATFORM_MAX_REJECT_RATE=0.01); commonest: popularity: not Int32 (202); "
+        "rejected rows in the staging rejects table (staging.rejects, table_name 'file:kaggle'); "
+        "fix them at the source and load again, or to accept more from kaggle, set "
+        """MUSIC_PLATFORM_MAX_REJECT_RATES='{"kaggle": <share>}'"""
+    ),
     "volume drop": "dropped to 100 rows from 2024",
     "volume spike": "spiked to 12144 rows from 2024",
     "conflicting facts for a track id": "conflicting track_name",

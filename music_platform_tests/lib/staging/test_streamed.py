@@ -130,10 +130,8 @@ def load_day(store: StagingStore, frame: pl.DataFrame, batch_id: str, day: str =
         partition_key=day,
         source="test+stream",
         batch_id=batch_id,
-        known_keys={
-            "track_id": store.keys(TRACKS, "track_id"),
-            "user_id": store.keys(USERS, "user_id"),
-        },
+        # As staging: an unknown user is rejected, a track not in the catalogue is kept.
+        known_keys={"user_id": store.keys(USERS, "user_id")},
         track_durations=pl.from_arrow(store.read(TRACKS)).select("track_id", "duration_ms"),
         include_streamed=True,
     )
@@ -151,10 +149,8 @@ def validated_together(store: StagingStore, frame: pl.DataFrame, day: str = DAY)
         partition_key=day,
         source="test+stream",
         batch_id="together",
-        known_keys={
-            "track_id": store.keys(TRACKS, "track_id"),
-            "user_id": store.keys(USERS, "user_id"),
-        },
+        # As staging: an unknown user is rejected, a track not in the catalogue is kept.
+        known_keys={"user_id": store.keys(USERS, "user_id")},
         track_durations=pl.from_arrow(store.read(TRACKS)).select("track_id", "duration_ms"),
     ).result(0)
 
@@ -170,8 +166,8 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
     batch = pl.concat(
         [
             listens(100),
-            # A batch row refused (unknown track) whose streamed copy is valid: the copy stays.
-            listens(1, prefix="refused-in-batch").with_columns(track_id=pl.lit("track_9999")),
+            # A batch row refused (unknown user) whose streamed copy is valid: the copy stays.
+            listens(1, prefix="refused-in-batch").with_columns(user_id=pl.lit("nobody")),
         ]
     )
     stream(
@@ -181,7 +177,7 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
             ("s-new-2", "user_002", "track_0002", at(2), 1_000),
             ("e00000007", "user_003", "track_0003", at(3), 9),  # also in the batch
             ("refused-in-batch00000000", "user_004", "track_0004", at(4), 1_000),
-            ("s-unknown-track", "user_001", "track_9999", at(5), 1_000),
+            ("s-unknown-track", "user_001", "track_9999", at(5), 1_000),  # kept
             ("s-unknown-user", "nobody", "track_0001", at(6), 1_000),
             ("s-too-long", "user_001", "track_0001", at(7), 3 * TRACK_MS + 1),
             ("s-next-day", "user_001", "track_0001", at(1, NEXT_DAY_START), 1_000),
@@ -191,23 +187,25 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
 
     result = load_day(store, batch, "b1")
 
-    assert result.rows_loaded == expected.rows_loaded == 103
-    assert result.rows_rejected == expected.rows_rejected == 5
+    assert result.rows_loaded == expected.rows_loaded == 104
+    assert result.rows_rejected == expected.rows_rejected == 4
     assert (
         result.reject_reasons
         == expected.reject_reasons
         == {
-            "track_id: unknown": 2,
-            "user_id: unknown": 1,
+            "user_id: unknown": 2,
             "ms_played: longer than its track": 1,
             "duplicate event_id": 1,
         }
     )
     assert result.streamed is not None
-    assert (result.streamed.received, result.streamed.loaded) == (7, 3)
+    assert (result.streamed.received, result.streamed.loaded) == (7, 4)
+    assert result.streamed.unknown_tracks == 1
     rows = day_rows(store)
-    assert rows.height == 103
-    assert {"s-new-1", "s-new-2", "refused-in-batch00000000"} <= set(rows["event_id"])
+    assert rows.height == 104
+    assert {"s-new-1", "s-new-2", "refused-in-batch00000000", "s-unknown-track"} <= set(
+        rows["event_id"]
+    )
     # The batch's copy of an event both hold wins, as the first of a key did.
     assert rows.filter(pl.col("event_id") == "e00000007")["ms_played"].item() != 9
     assert rows["batch_id"].unique().to_list() == ["b1"]
@@ -215,7 +213,7 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
 
     rejects = store.rejects(LISTENS.name, DAY)
     reasons = dict(zip(rejects["record_key"], rejects["reason"], strict=True))
-    assert reasons["s-unknown-track"] == "unknown track_id 'track_9999'"
+    assert "s-unknown-track" not in reasons
     assert reasons["s-unknown-user"] == "unknown user_id 'nobody'"
     assert reasons["s-too-long"] == (
         f"ms_played {3 * TRACK_MS + 1} is over 3 times the track's duration_ms {TRACK_MS}"
@@ -225,7 +223,7 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
     assert '"track_id"' in rejects.filter(pl.col("record_key") == "s-unknown-user")["record"][0]
 
     [batch_record] = store.batches(LISTENS.name).filter(pl.col("batch_id") == "b1").to_dicts()
-    assert (batch_record["rows"], batch_record["rejected"]) == (103, 5)
+    assert (batch_record["rows"], batch_record["rejected"]) == (104, 4)
     assert store.count(LISTENS, "2024-03-11") == 0  # the next day's event waits for its day
 
 
@@ -255,7 +253,7 @@ def test_rerunning_a_day_with_streamed_events_is_idempotent(store: StagingStore)
         streamed_events(
             ("s-1", "user_001", "track_0001", at(1), 1_000),
             ("e00000001", "user_001", "track_0001", at(1), 1_000),
-            ("s-unknown", "user_001", "track_9999", at(2), 1_000),
+            ("s-unknown", "nobody", "track_0001", at(2), 1_000),
         ),
     )
     first = load_day(store, listens(50), "b1")
