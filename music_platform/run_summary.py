@@ -23,6 +23,8 @@ class AssetOutcome:
     status: str  # materialized | blocked | failed | skipped (not run, or provider not configured)
     rejected: int = 0
     deduplicated: int = 0
+    flagged: int = 0
+    """Rows kept but flagged by a warning check (listens of tracks not yet in the catalogue)."""
     drift: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -120,6 +122,7 @@ def summarise_run(
                 quality[key] = {
                     "rejected": int(_value(metadata, "rejected", 0) or 0),
                     "deduplicated": int(_value(metadata, "deduplicated", 0) or 0),
+                    "flagged": int(_value(metadata, "flagged", 0) or 0),
                     "drift": list(_value(metadata, "drift", []) or []),
                 }
             partitions.setdefault(key, set()).add(materialization.partition)

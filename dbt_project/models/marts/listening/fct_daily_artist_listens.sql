@@ -25,6 +25,8 @@ final as (
         avg(completion_ratio) as avg_completion_ratio
 
     from listens
+    -- A listen of a track not yet in the catalogue has no artist to count under yet.
+    where artist_id is not null
     group by listen_date, artist_id
 
 )
