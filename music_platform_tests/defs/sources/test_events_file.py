@@ -201,7 +201,25 @@ def test_too_many_bad_lines_block_the_file_and_keep_the_previous_landing(tmp_pat
     assert not second.success
     rejects = second.check(KEY, "reject_rate_within_threshold")
     assert not rejects.passed and rejects.blocking
-    assert rejects.description.startswith("5 of 14 rows rejected (35.71%, limit 1.00%)")
-    assert "fix them in the file" in rejects.description
+    # The share, the limit and its setting, the commonest reasons, where the rejects are, and
+    # the setting that changes the limit for this source alone.
+    assert rejects.description == (
+        "5 of 14 rows rejected (35.71%, over the limit of 1.00%, "
+        "MUSIC_PLATFORM_MAX_REJECT_RATE=0.01); commonest: malformed JSON (1), played_at: Input "
+        "should have timezone info (1), played_at: in the future (1); rejected rows in the "
+        "staging rejects table (staging.rejects, table_name 'file:listen_events'); fix them at "
+        "the source and load again, or to accept more from events_file, set "
+        """MUSIC_PLATFORM_MAX_REJECT_RATES='{"events_file": <share>}'"""
+    )
     assert "not written" in second.metadata(KEY)["blocked"]
     assert second.raw("events_file", "events", D1).equals(landed)
+
+    # A limit for this source alone lets the file through; other sources keep the default.
+    overridden = {**strict, "MUSIC_PLATFORM_MAX_REJECT_RATES": '{"events_file": 0.4}'}
+    third = run_sources(overridden, [D1], keys=[KEY])
+    assert third.success, third.failure_messages()
+    passed = third.check(KEY, "reject_rate_within_threshold")
+    assert passed.passed
+    assert 'limit 40.00%, MUSIC_PLATFORM_MAX_REJECT_RATES["events_file"]=0.4' in (
+        passed.description or ""
+    )
