@@ -9,6 +9,10 @@ Dagster instance, to show where the time goes.
 Baselines, measured in this run:
 - throughput: generating the same events with the project's synthetic generator and writing
   them to Parquet with polars, nothing else (what the raw layer alone must do);
+- bare pipeline: that, then the Parquet files read into one DuckDB process and put through the
+  daily models' SQL written by hand (typed listens, sessions, fct_listens, the two daily
+  aggregates): no Dagster, no dbt, no checks, no catalogue models, embeddings or recommender.
+  `ratio_to_bare` is the platform's wall over it;
 - load: a fresh interpreter's `import dagster`, against one that imports
   music_platform.definitions and builds its definitions from the settings.
 
@@ -30,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 from report import write_json
 from rich.console import Console
 from rich.table import Table
@@ -43,6 +48,8 @@ from music_platform.lib.synthetic import (
 
 # Issue 13's aims on 2 cores: seconds end to end by events, and peak memory at 10M.
 GOAL_RUN_SECONDS = {1_000_000: 30, 10_000_000: 240}
+# Issue 23's aim: the platform within this many times the hand-written pipeline, same machine.
+GOAL_RATIO_TO_BARE = 4.0
 GOAL_PEAK_MIB = 2048
 GOAL_LOAD_SECONDS = 3.0
 SAMPLE_SECONDS = 0.25
@@ -178,6 +185,87 @@ def parquet_baseline(events_per_day: int, days: int, folder: Path) -> tuple[int,
     return events, time.perf_counter() - start
 
 
+# The daily models' queries (dbt_project/models/*/listening/), written out for DuckDB by hand:
+# the same typing, 30-minute sessions cut at the day boundary, the fact join and the aggregates.
+BARE_PIPELINE_SQL = (
+    """CREATE TABLE tracks AS SELECT * FROM read_parquet($tracks)""",
+    """CREATE TABLE listens AS
+        SELECT event_id, user_id, track_id,
+               cast(listened_at AT TIME ZONE 'UTC' AS TIMESTAMP) AS listened_at, listen_date,
+               ms_played, 'synthetic' AS source_name
+        FROM read_parquet($listens)""",
+    """CREATE TABLE int_listening_sessions AS
+        WITH ended AS (
+            SELECT *, listened_at + to_milliseconds(coalesce(ms_played, 0)) AS listen_ended_at
+            FROM listens
+        ), previous AS (
+            SELECT *, max(listen_ended_at) OVER (
+                PARTITION BY user_id, listen_date ORDER BY listened_at, event_id
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_ended_at
+            FROM ended
+        ), numbered AS (
+            SELECT *, sum(CASE WHEN previous_ended_at IS NULL
+                                 OR date_diff('second', previous_ended_at, listened_at) > 1800
+                               THEN 1 ELSE 0 END) OVER (
+                PARTITION BY user_id, listen_date ORDER BY listened_at, event_id
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_number
+            FROM previous
+        )
+        SELECT md5(user_id || '-' || cast(listen_date AS VARCHAR) || '-'
+                   || cast(min(listened_at) AS VARCHAR)) AS session_id,
+               user_id, listen_date, min(listened_at) AS session_start,
+               max(listen_ended_at) AS session_end, count(*) AS listens,
+               cast(sum(ms_played) AS BIGINT) AS ms_played
+        FROM numbered GROUP BY user_id, listen_date, session_number""",
+    """CREATE TABLE fct_listens AS
+        SELECT l.event_id, l.user_id, l.track_id, t.artist_id, l.listen_date, s.session_id,
+               l.listened_at, l.ms_played, t.duration_ms AS track_duration_ms,
+               CASE WHEN l.ms_played IS NULL OR NOT t.duration_ms > 0 THEN NULL
+                    WHEN l.ms_played >= t.duration_ms THEN 1.0
+                    ELSE cast(l.ms_played AS DOUBLE) / t.duration_ms END AS completion_ratio,
+               l.source_name
+        FROM listens l
+        LEFT JOIN tracks t ON l.track_id = t.track_id
+        LEFT JOIN int_listening_sessions s
+            ON l.user_id = s.user_id AND l.listen_date = s.listen_date
+            AND l.listened_at BETWEEN s.session_start AND s.session_end""",
+    """CREATE TABLE fct_daily_user_listens AS
+        WITH user_days AS (
+            SELECT listen_date, user_id, count(*) AS listens,
+                   count(DISTINCT track_id) AS distinct_tracks,
+                   count(DISTINCT artist_id) AS distinct_artists,
+                   cast(sum(ms_played) AS BIGINT) AS ms_played,
+                   avg(completion_ratio) AS avg_completion_ratio
+            FROM fct_listens GROUP BY listen_date, user_id
+        ), user_day_sessions AS (
+            SELECT listen_date, user_id, count(*) AS sessions
+            FROM int_listening_sessions GROUP BY listen_date, user_id
+        )
+        SELECT d.*, s.sessions FROM user_days d
+        LEFT JOIN user_day_sessions s USING (listen_date, user_id)""",
+    """CREATE TABLE fct_daily_artist_listens AS
+        SELECT listen_date, artist_id, count(*) AS listens, count(DISTINCT user_id) AS listeners,
+               count(DISTINCT track_id) AS distinct_tracks,
+               cast(sum(ms_played) AS BIGINT) AS ms_played,
+               avg(completion_ratio) AS avg_completion_ratio
+        FROM fct_listens GROUP BY listen_date, artist_id""",
+)
+
+
+def bare_pipeline(folder: Path) -> tuple[int, float]:
+    """The Parquet that `parquet_baseline` wrote, read into one DuckDB process and put through
+    the daily models' SQL; returns fct_listens' rows and the seconds taken."""
+    files = {"tracks": str(folder / "tracks.parquet"), "listens": str(folder / "listens-*.parquet")}
+    start = time.perf_counter()
+    with duckdb.connect(str(folder / "bare.duckdb")) as connection:
+        connection.execute("SET enable_progress_bar = false")
+        for statement in BARE_PIPELINE_SQL:
+            used = {name: path for name, path in files.items() if f"${name}" in statement}
+            connection.execute(statement, used)
+        (facts,) = connection.execute("SELECT count(*) FROM fct_listens").fetchone()
+    return int(facts), time.perf_counter() - start
+
+
 def fresh_import_seconds(statement: str, home: Path) -> float:
     environment = {**os.environ, "MUSIC_PLATFORM_ENV": "local", "MUSIC_PLATFORM_HOME": str(home)}
     completed = subprocess.run(
@@ -216,6 +304,11 @@ def bench_size(size: int, days: int, console: Console) -> dict[str, object]:
         baseline_dir = work_dir / "baseline"
         baseline_dir.mkdir()
         baseline_events, baseline_seconds = parquet_baseline(events_per_day, days, baseline_dir)
+        console.log(f"{size:,} events: bare pipeline (DuckDB, the daily models' SQL)")
+        bare_facts, bare_sql_seconds = bare_pipeline(baseline_dir)
+    if bare_facts != baseline_events:
+        raise RuntimeError(f"bare pipeline: {bare_facts:,} facts for {baseline_events:,} events")
+    bare_seconds = baseline_seconds + bare_sql_seconds
     wall = float(run["wall_seconds"])
     events = int(run["events"])
     return {
@@ -231,6 +324,9 @@ def bench_size(size: int, days: int, console: Console) -> dict[str, object]:
         "baseline_seconds": round(baseline_seconds, 2),
         "baseline_events_per_second": round(baseline_events / baseline_seconds),
         "ratio_to_baseline": round(wall / baseline_seconds, 1),
+        "bare_sql_seconds": round(bare_sql_seconds, 2),
+        "bare_pipeline_seconds": round(bare_seconds, 2),
+        "ratio_to_bare": round(wall / bare_seconds, 2),
         "step_seconds": {key: round(value, 2) for key, value in sorted(steps.items())},
     }
 
@@ -255,6 +351,9 @@ def render_runs(results: list[dict[str, object]]) -> Table:
         ("baseline: generate + Parquet (s)", "baseline_seconds", "{:.2f}"),
         ("baseline events/s", "baseline_events_per_second", "{:,}"),
         ("ratio wall / baseline", "ratio_to_baseline", "{:.1f}"),
+        ("  bare: + DuckDB, daily models' SQL (s)", "bare_sql_seconds", "{:.2f}"),
+        ("bare pipeline: generate + Parquet + SQL (s)", "bare_pipeline_seconds", "{:.2f}"),
+        (f"ratio wall / bare (aim < {GOAL_RATIO_TO_BARE:g})", "ratio_to_bare", "{:.2f}"),
     ]
     for label, key, style in rows:
         table.add_row(label, *(style.format(result[key]) for result in results))
@@ -314,6 +413,7 @@ def main() -> None:
             "goal_run_seconds": GOAL_RUN_SECONDS,
             "goal_peak_mib": GOAL_PEAK_MIB,
             "goal_load_seconds": GOAL_LOAD_SECONDS,
+            "goal_ratio_to_bare": GOAL_RATIO_TO_BARE,
             "runs": results,
             "load": {key: round(value, 3) for key, value in load.items()},
         },

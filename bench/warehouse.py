@@ -7,9 +7,9 @@ loaded into a scratch DuckDB file through the platform's DuckDBWarehouse, then t
   replace_partitions call over all days);
 - dbt full build: `dbt build` of the whole project (models, snapshot, data tests);
 - one-day incremental: the last day re-landed (replace_partitions) and `dbt build --select
-  tag:daily --vars {min_date, max_date}`, what a daily partition run does. Every size has the
-  same number of events per day and the same last day, so this run's input is identical at
-  every size: its time should not grow with the history.
+  tag:daily --event-time-start DAY --event-time-end NEXT_DAY`, what a daily partition run does.
+  Every size has the same number of events per day and the same last day, so this run's input
+  is identical at every size: its time should not grow with the history.
 
 Baselines, measured in the same process on the same data: a bare DuckDB `CREATE TABLE AS
 SELECT * FROM <arrow>` of the landing listens, and a bare `CREATE TABLE AS` of the fact join
@@ -215,9 +215,10 @@ def bench_size(
                 "listens", day_rows, partition_column="listen_date", partition_keys=[last_day]
             )
         )
-        day_vars = json.dumps({"min_date": last_day, "max_date": last_day})
+        day_end = (LAST_DAY + dt.timedelta(days=1)).isoformat()
+        day_window = ["--event-time-start", last_day, "--event-time-end", day_end]
         day = dbt(
-            ["build", "--select", "tag:daily", "--vars", day_vars],
+            ["build", "--select", "tag:daily", *day_window],
             warehouse_path=path,
             work_dir=work_dir,
         )

@@ -1,6 +1,6 @@
 {#
     dbt's get_where_subquery, plus one placeholder: a test whose `where` says
-    __partition_window__ checks only the run's daily window (vars min_date/max_date), so a
+    __partition_window__ checks only the run's daily window (macros/partition_window.sql), so a
     day's run does not re-test the whole history. The daily models' tests carry it
     (dbt_project.yml); without a window it matches every row.
 #}

@@ -1,12 +1,37 @@
 {#
-    The daily partition window of a run: vars `min_date` and `max_date`, inclusive ISO dates.
-    Both or neither must be given. A --full-refresh run ignores them and rebuilds everything.
+    The daily partition window of a run, as inclusive dates. Two ways to give it:
+
+    - dbt's own `--event-time-start` / `--event-time-end` flags (midnights UTC, the end exclusive,
+      as for microbatch models): what Dagster passes. They are read at execution time only and
+      are no part of dbt's partial-parsing state, so each new window reuses the parsed project.
+    - vars `min_date` / `max_date` (inclusive ISO dates), kept for hand-run builds and unit tests;
+      a change of vars makes dbt re-parse the whole project (~2 s).
+
+    Both or neither of each pair, and not both ways at once. A --full-refresh run ignores the
+    window and rebuilds everything.
 #}
 
 {% macro get_partition_window() %}
+    {%- set event_time_start = invocation_args_dict.get('event_time_start') -%}
+    {%- set event_time_end = invocation_args_dict.get('event_time_end') -%}
     {%- set min_date = var('min_date', none) -%}
     {%- set max_date = var('max_date', none) -%}
-    {%- if flags.FULL_REFRESH or (min_date is none and max_date is none) -%}
+    {%- if flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if event_time_start is not none -%}
+        {#- dbt itself requires both flags and start < end. -#}
+        {%- if min_date is not none or max_date is not none -%}
+            {{ exceptions.raise_compiler_error(
+                "Give the window either as --event-time-start/--event-time-end or as vars "
+                ~ "min_date/max_date, not both") }}
+        {%- endif -%}
+        {%- set window_start = _midnight_date(event_time_start, 'event-time-start') -%}
+        {%- set window_end = _midnight_date(event_time_end, 'event-time-end')
+            - modules.datetime.timedelta(days=1) -%}
+        {{ return({'start': window_start | string, 'end': window_end | string}) }}
+    {%- endif -%}
+    {%- if min_date is none and max_date is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if min_date is none or max_date is none -%}
@@ -21,6 +46,16 @@
             "min_date " ~ window_start ~ " is after max_date " ~ window_end) }}
     {%- endif -%}
     {{ return({'start': window_start | string, 'end': window_end | string}) }}
+{% endmacro %}
+
+
+{% macro _midnight_date(value, name) %}
+    {#- The daily models' window is whole UTC days: an --event-time flag must be a midnight. -#}
+    {%- if value.hour or value.minute or value.second or value.microsecond -%}
+        {{ exceptions.raise_compiler_error(
+            "--" ~ name ~ " must be a midnight (a whole day, e.g. 2024-03-01), got " ~ value) }}
+    {%- endif -%}
+    {{ return(value.date()) }}
 {% endmacro %}
 
 

@@ -1,6 +1,6 @@
 -- Every listen of fct_listens is counted once by its session and by both daily aggregates:
--- returns the days where the four totals disagree. Only the run's window (vars min_date /
--- max_date; every day without them), so a day's run does not re-read the whole history.
+-- returns the days where the four totals disagree. Only the run's window
+-- (macros/partition_window.sql; every day without one), so a day's run does not re-read the whole history.
 with
 
 listens as (

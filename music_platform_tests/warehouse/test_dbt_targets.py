@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +28,7 @@ from music_platform_tests.support.platform_env import scratch_database
 pytestmark = pytest.mark.slow
 
 DAYS = [date(2026, 3, 1), date(2026, 3, 2)]
+ONE_DAY = timedelta(days=1)
 # Reconciled catalogues land as one batch labelled with every source that contributed.
 CATALOGUE_LABEL = "kaggle+tidytuesday"
 NAME_DERIVED_TRACK = "name:0123456789abcdef"
@@ -114,11 +115,24 @@ def test_models_build_on_postgres(tmp_path: Path) -> None:
         built_counts = _daily_counts(conninfo)
         assert {day for _, day in built_counts} == {day.isoformat() for day in DAYS}
         day = DAYS[-1].isoformat()
-        window = f"{{min_date: '{day}', max_date: '{day}'}}"
-        for _ in range(2):
-            rerun = _dbt("build", "--select", "tag:daily", "--vars", window, env=env)
+        # The window as Dagster passes it (dbt's event-time flags, end exclusive), then as vars.
+        windows = (
+            ("--event-time-start", day, "--event-time-end", (DAYS[-1] + ONE_DAY).isoformat()),
+            ("--vars", f"{{min_date: '{day}', max_date: '{day}'}}"),
+        )
+        for window in windows:
+            rerun = _dbt("build", "--select", "tag:daily", *window, env=env)
             assert rerun.returncode == 0, rerun.stdout[-4000:]
             assert _daily_counts(conninfo) == built_counts
+
+        # Only the window is rebuilt: a day outside it keeps what it has, even rows gone missing.
+        with psycopg.connect(conninfo) as connection:
+            connection.execute(
+                "DELETE FROM analytics.fct_daily_artist_listens WHERE listen_date = %s", (DAYS[0],)
+            )
+        rerun = _dbt("build", "--select", "tag:daily", *windows[0], env=env)
+        assert rerun.returncode == 0, rerun.stdout[-4000:]
+        assert ("fct_daily_artist_listens", DAYS[0].isoformat()) not in _daily_counts(conninfo)
 
 
 def _daily_counts(conninfo: str) -> dict[tuple[str, str], int]:

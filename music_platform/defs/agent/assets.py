@@ -16,6 +16,8 @@ from music_platform.resources.warehouse import WarehouseResource
 
 EMBEDDINGS_KEY = CATALOGUE_EMBEDDINGS
 CHECK_NAME = "every_document_embedded"
+# Below the default 0 of every other step: see op_tags below.
+EMBEDDINGS_PRIORITY = "-1"
 # float32 sums of 384 squares: a unit vector comes back within ~1e-6 of 1.
 NORM_TOLERANCE = 1e-3
 
@@ -33,6 +35,10 @@ NORM_TOLERANCE = 1e-3
     kinds={"python", "duckdb"},
     freshness_policy=CATALOGUE_FRESHNESS,
     pool=WAREHOUSE_POOL,
+    # Embedding a fresh catalogue takes longer than the daily marts; nothing waits for it, so
+    # when both are ready the marts and the recommender go first (steps run one at a time in
+    # `local`, and in the other environments they share the warehouse pool's single slot).
+    op_tags={"dagster/priority": EMBEDDINGS_PRIORITY},
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_NAME,

@@ -1,8 +1,9 @@
 """The dbt project as Dagster assets: one multi-asset for catalogue models, one for daily ones.
 
-Models tagged `daily` are incremental and take the run's partition window as the dbt vars
-`min_date`/`max_date`, so a month's backfill is a single dbt invocation. dbt tests become asset
-checks (source tests on the `landing/*` assets); error-severity tests are blocking.
+Models tagged `daily` are incremental and take the run's partition window as dbt's
+`--event-time-start`/`--event-time-end` flags (not `--vars`, which would make dbt re-parse the
+project for every new window), so a month's backfill is a single dbt invocation. dbt tests
+become asset checks (source tests on the `landing/*` assets); error-severity tests are blocking.
 
 The assets are read from the project's manifest, as dagster-dbt's convention has it: `dagster
 dev` re-parses it on load (`prepare_if_dev`); elsewhere it is built beforehand (`music-platform
@@ -132,13 +133,26 @@ if not DBT_PROJECT.manifest_path.exists():
 MANIFEST = attach_source_tests(json.loads(DBT_PROJECT.manifest_path.read_bytes()))
 
 
-def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """The run's partition window as inclusive dates for the incremental models."""
+def partition_window(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    """The run's partition window as inclusive ISO dates."""
     window = context.partition_time_window
-    return {
-        "min_date": window.start.date().isoformat(),
-        "max_date": (window.end - timedelta(days=1)).date().isoformat(),
-    }
+    return (
+        window.start.date().isoformat(),
+        (window.end - timedelta(days=1)).date().isoformat(),
+    )
+
+
+def event_time_args(context: dg.AssetExecutionContext) -> list[str]:
+    """The window as dbt's event-time flags (midnights UTC, end exclusive), which
+    macros/partition_window.sql reads at execution time. Unlike `--vars` they are no part of
+    dbt's partial-parsing state, so every window reuses the project's parse."""
+    window = context.partition_time_window
+    return [
+        "--event-time-start",
+        window.start.strftime("%Y-%m-%d"),
+        "--event-time-end",
+        window.end.strftime("%Y-%m-%d"),
+    ]
 
 
 def with_row_counts(
@@ -208,9 +222,7 @@ def dbt_daily_models(
     dbt: DbtCliResource,
     warehouse: dg.ResourceParam[WarehouseResource],
 ) -> Iterator[Any]:
-    dbt_vars = partition_vars(context)
-    context.log.info(f"building daily models for {dbt_vars}")
-    invocation = dbt.cli([*BUILD, "--vars", json.dumps(dbt_vars)], context=context)
-    yield from with_row_counts(
-        invocation, warehouse, window=(dbt_vars["min_date"], dbt_vars["max_date"])
-    )
+    window = partition_window(context)
+    context.log.info(f"building daily models for {window[0]} to {window[1]}")
+    invocation = dbt.cli([*BUILD, *event_time_args(context)], context=context)
+    yield from with_row_counts(invocation, warehouse, window=window)
