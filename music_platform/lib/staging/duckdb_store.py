@@ -80,7 +80,8 @@ class DuckDBStagingStore(StagingStore):
 
     Each call opens the file and closes it again, so several processes (Dagster steps) can take
     turns; a call that finds the file locked by another process retries for `lock_timeout`
-    seconds. `before_commit` is a fault seam for tests (see `BeforeCommit`).
+    seconds. `held_connection` keeps one connection open across calls (the stream consumer).
+    `before_commit` is a fault seam for tests (see `BeforeCommit`).
     """
 
     def __init__(
@@ -99,12 +100,37 @@ class DuckDBStagingStore(StagingStore):
         self._lock_timeout = lock_timeout
         self._ensured = False
         self._catalog = self.path.stem
+        self._held = threading.local()
 
     def __repr__(self) -> str:
         return f"DuckDBStagingStore({str(self.path)!r}, schema={self.schema!r})"
 
     @contextmanager
+    def held_connection(self) -> Iterator[None]:
+        """This thread's calls share one open connection until the block ends, instead of
+        opening the file for each call. The file stays locked against other processes
+        meanwhile: hold it for bounded stretches (see the consumer)."""
+        if getattr(self._held, "connection", None) is not None:
+            yield
+            return
+        with self._open() as connection:
+            self._held.connection = connection
+            try:
+                yield
+            finally:
+                self._held.connection = None
+
+    @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = getattr(self._held, "connection", None)
+        if held is not None:
+            yield held
+            return
+        with self._open() as connection:
+            yield connection
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self._lock_timeout
         while True:
@@ -266,8 +292,10 @@ class DuckDBStagingStore(StagingStore):
         self, batch: streamed.EventBatch, *, rows_written: streamed.RowsWritten | None = None
     ) -> streamed.EventsWritten:
         """DuckDB keeps no key index on listen_events (see `_create_table_sql`): the batch is
-        deduplicated with an anti-join on event_id, a hash join built on the batch and probed
-        by one scan of the ids."""
+        deduplicated with an anti-join on (listen_date, event_id) against the stored rows of
+        the days it touches only. The days are constants of the query, so the scan skips every
+        row group whose min/max listen_date lies outside them: a batch costs the same with 10M
+        rows of history as with none."""
         if not self._ensured:
             self.ensure_tables()
         loaded_at = dt.datetime.now(dt.UTC)
@@ -278,19 +306,34 @@ class DuckDBStagingStore(StagingStore):
             connection.begin()
             try:
                 rows = streamed.event_rows(batch, loaded_at)
-                connection.register("events_batch", rows.to_arrow())
-                inserted = connection.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM events_batch b "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.event_id = b.event_id) "
-                    # DuckDB cannot bind parameters in RETURNING; a date's isoformat is safe.
-                    f"RETURNING listen_date < DATE '{loaded_at.date().isoformat()}'"
-                ).fetchall()
-                connection.unregister("events_batch")
+                days = rows["listen_date"].unique().to_list()
+                staged = late = 0
+                if days:
+                    connection.register("events_batch", rows.to_arrow())
+                    # Counted from a temporary table: RETURNING would hand every inserted row
+                    # to Python.
+                    connection.execute(
+                        "CREATE OR REPLACE TEMPORARY TABLE fresh_events AS "
+                        "SELECT * FROM events_batch b WHERE NOT EXISTS (SELECT 1 FROM "
+                        f"{table} t WHERE t.listen_date IN ({', '.join('?' for _ in days)}) "
+                        "AND t.listen_date = b.listen_date AND t.event_id = b.event_id)",
+                        days,
+                    )
+                    connection.unregister("events_batch")
+                    connection.execute(
+                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM fresh_events"
+                    )
+                    [(staged, late)] = connection.execute(
+                        "SELECT count(*), count(*) FILTER (WHERE listen_date < ?) "
+                        "FROM fresh_events",
+                        [loaded_at.date()],
+                    ).fetchall()
+                    connection.execute("DROP TABLE fresh_events")
                 if rows_written is not None:
                     rows_written()
                 self._insert(connection, REJECTS_TABLE, batch.rejects)
                 record, written = streamed.batch_record(
-                    batch, loaded_at, staged=len(inserted), late=sum(late for (late,) in inserted)
+                    batch, loaded_at, staged=int(staged), late=int(late)
                 )
                 self._insert(connection, streamed.STREAM_BATCHES_TABLE, record)
                 if batch.offsets:

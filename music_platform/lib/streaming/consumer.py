@@ -12,6 +12,13 @@ dead-letter topic with its reason in a header, and to the rejects table with its
 offset advances like any other, so a poison message never blocks its partition. The
 dead-letter topic is written before the batch commits: it may hold a copy twice after a crash,
 the rejects table never does.
+
+The staging connection stays open across batches, but for at most `HOLD_SECONDS` at a stretch
+and never while the topic is idle: DuckDB lets one process at a time open its file, and the
+Dagster sensor and assets read the same file. Released after a commit once the stretch is up,
+the file is free while the next batch is read from Kafka and decoded (most of a batch's time),
+and a reader, which retries a locked file every 0.2 s, gets in within a few seconds even under
+a steady stream. PostgreSQL needs no such care; the same rule keeps one code path.
 """
 
 from __future__ import annotations
@@ -30,9 +37,9 @@ from music_platform.lib.schemas import rejects_columns
 from music_platform.lib.staging.store import StagingStore
 from music_platform.lib.staging.streamed import EventBatch
 from music_platform.lib.streaming.kafka import (
-    FAST_GROUP_SETTINGS,
     StreamingError,
     client_config,
+    group_settings,
     topic_partitions,
     unreachable,
 )
@@ -47,6 +54,8 @@ FaultSeam = Callable[[str], None]
 
 _POLL_SECONDS = 0.2
 _MAX_MESSAGES_PER_POLL = 10_000
+HOLD_SECONDS = 5.0
+"""The longest the staging connection (for DuckDB, its file) stays held across batches."""
 
 
 @dataclass
@@ -61,6 +70,8 @@ class ConsumeReport:
     # From the poll that returned the first event to the last batch's commit: the time spent
     # consuming, without the group join before it or the idle wait after it.
     busy_seconds: float = 0.0
+    # From the start of `run` (connections, topic check, group join) to the first commit.
+    first_batch_seconds: float | None = None
     assigned: list[int] = field(default_factory=list)
 
 
@@ -101,8 +112,10 @@ class EventConsumer:
         self._buffer = _Buffer()
         self._consumer: Consumer | None = None
         self._dead_letters: Producer | None = None
-        self._first_poll = 0.0
+        self._started = self._first_poll = 0.0
         self._last_commit = 0.0
+        self._held = contextlib.ExitStack()
+        self._held_since: float | None = None
 
     def run(
         self,
@@ -125,13 +138,13 @@ class EventConsumer:
                     "enable.auto.commit": False,
                     "auto.offset.reset": "earliest",
                     "enable.partition.eof": False,
-                    **FAST_GROUP_SETTINGS,
+                    **group_settings(self.settings),
                 },
             )
         )
         self._consumer = consumer
         self._dead_letters = Producer(client_config(self.settings, **{"linger.ms": 5}))
-        started = last_message = time.perf_counter()
+        started = last_message = self._started = time.perf_counter()
         try:
             topic_partitions(consumer, self.settings, self.topic)
             self.store.ensure_tables()
@@ -152,6 +165,8 @@ class EventConsumer:
                     self._first_poll = self._first_poll or polled
                     last_message = now
                     self._take(messages)
+                elif not self._buffer:
+                    self._release()  # idle: let the sensor and assets at the staging file
                 if self._buffer and (
                     len(self._buffer) >= self.settings.batch_max_events
                     or now - self._buffer.started >= self.settings.batch_max_seconds
@@ -171,6 +186,7 @@ class EventConsumer:
                     break
             self._flush()
         finally:
+            self._release()
             consumer.close()
             self._dead_letters.flush(10)
             self.report.seconds = time.perf_counter() - started
@@ -222,8 +238,11 @@ class EventConsumer:
             group=self.group,
             batch_id=batch_id,
         )
+        self._hold()
         written = self.store.write_events(batch, rows_written=lambda: self._seam("rows-written"))
         self._last_commit = time.perf_counter()
+        if self._held_since is not None and self._last_commit - self._held_since >= HOLD_SECONDS:
+            self._release()
         self._seam("after-commit")
         self._commit_to_kafka(batch.offsets)
         report = self.report
@@ -233,7 +252,19 @@ class EventConsumer:
         report.rejected += written.rejected
         report.late += written.late
         report.batches += 1
+        if report.first_batch_seconds is None:
+            report.first_batch_seconds = self._last_commit - self._started
         self._buffer = _Buffer()
+
+    def _hold(self) -> None:
+        if self._held_since is None:
+            self._held.enter_context(self.store.held_connection())
+            self._held_since = time.perf_counter()
+
+    def _release(self) -> None:
+        if self._held_since is not None:
+            self._held_since = None
+            self._held.close()
 
     def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
         if not dead or self._dead_letters is None:

@@ -24,12 +24,15 @@ from music_platform_tests.support.loopback import free_port
 WORLD = SyntheticConfig(seed=7, users=60, artists=40, tracks=400)
 AS_OF = dt.date(2024, 1, 1)
 IDLE = 2.0
+# Events are replayed over the 24 hours before `now`: one `now` for the session makes a resend
+# the same events byte for byte (an event is identified by its id within its day).
+NOW = dt.datetime.now(dt.UTC)
 Store = DuckDBStagingStore | PostgresStagingStore
 
 
 def produce_synthetic(kafka: KafkaSettings, count: int, seed: int = 7) -> None:
     config = SyntheticConfig(seed=seed, users=60, artists=40, tracks=400)
-    produce(synthetic_events(config, count=count, as_of=AS_OF), kafka)
+    produce(synthetic_events(config, count=count, as_of=AS_OF, now=NOW), kafka)
 
 
 def send_raw(kafka: KafkaSettings, values: list[bytes], key: bytes = b"u1") -> None:
