@@ -54,6 +54,8 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
 }
 
 _LOCK_RETRY_SECONDS = 0.2
+# Where tables lived before they moved to the file's own schema "main" (see ensure_tables).
+_LEGACY_SCHEMA = "staging"
 
 # DuckDB's file lock keeps other processes out; within a process, connections share the database
 # and concurrent loads of one table could conflict, so they take turns on a lock per file.
@@ -87,7 +89,7 @@ class DuckDBStagingStore(StagingStore):
     def __init__(
         self,
         path: Path,
-        schema: str = "staging",
+        schema: str = "main",
         *,
         tables: Sequence[TableContract] = ALL_TABLES,
         before_commit: BeforeCommit | None = None,
@@ -147,8 +149,7 @@ class DuckDBStagingStore(StagingStore):
                 time.sleep(_LOCK_RETRY_SECONDS)
         try:
             connection.execute("SET TimeZone = 'UTC'")
-            # Names are qualified with the catalog: a file called staging.duckdb has a catalog
-            # "staging" that a bare schema "staging" would be ambiguous with.
+            # Names are qualified with the catalog, as any file name is safe then.
             # DuckDB 2 refuses new work while a result is unread, hence fetchall over fetchone.
             [(catalog,)] = connection.execute("SELECT current_database()").fetchall()
             self._catalog = str(catalog)
@@ -160,40 +161,81 @@ class DuckDBStagingStore(StagingStore):
         return _quote(self._catalog, self.schema, name)
 
     def ensure_tables(self) -> None:
-        with self._connect() as connection:
+        with _file_lock(self.path), self._connect() as connection:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(self._catalog, self.schema)}")
-            for contract in self.tables:
-                connection.execute(
-                    self._create_table_sql(
-                        contract.name, contract.schema, storage_key(contract), declare_key=False
-                    )
-                )
-            connection.execute(self._create_table_sql(REJECTS_TABLE, rejects_columns(), ()))
-            connection.execute(
-                self._create_table_sql(LOAD_BATCHES_TABLE, load_batches_columns(), LOAD_BATCHES_KEY)
-            )
-            # The streamed events, like the contract tables, keep their key undeclared.
-            connection.execute(
-                self._create_table_sql(
-                    LISTEN_EVENTS.name,
-                    LISTEN_EVENTS.schema,
-                    LISTEN_EVENTS.primary_key,
-                    declare_key=False,
-                )
-            )
-            connection.execute(
-                self._create_table_sql(
-                    streamed.OFFSETS_TABLE, streamed.offsets_columns(), streamed.OFFSETS_KEY
-                )
-            )
-            connection.execute(
-                self._create_table_sql(
-                    streamed.STREAM_BATCHES_TABLE,
-                    streamed.stream_batches_columns(),
-                    streamed.STREAM_BATCHES_KEY,
-                )
-            )
+            connection.begin()
+            try:
+                self._create_tables(connection)
+                self._move_legacy_schema(connection)
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
         self._ensured = True
+
+    def _move_legacy_schema(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Move the tables of a file written with the old schema "staging" into this one, so
+        that `staging.listens` is no longer ambiguous between the file's catalog and the schema
+        (DuckDB asked for `staging.staging.listens`)."""
+        if self.schema == _LEGACY_SCHEMA:
+            return
+        legacy = connection.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_schema = ?",
+            [self._catalog, _LEGACY_SCHEMA],
+        ).fetchall()
+        created = {
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = ? AND table_schema = ?",
+                [self._catalog, self.schema],
+            ).fetchall()
+        }
+        for (name,) in legacy:
+            old = _quote(self._catalog, _LEGACY_SCHEMA, name)
+            if name in created:
+                connection.execute(f"INSERT INTO {self._table(name)} BY NAME SELECT * FROM {old}")
+            else:  # a table this store does not manage: moved as it is
+                connection.execute(f"CREATE TABLE {self._table(name)} AS SELECT * FROM {old}")
+            connection.execute(f"DROP TABLE {old}")
+        if legacy:
+            # DuckDB refuses catalog.schema here when both are called "staging"; the current
+            # catalog is this file's.
+            connection.execute(f"DROP SCHEMA {_quote(_LEGACY_SCHEMA)}")
+
+    def _create_tables(self, connection: duckdb.DuckDBPyConnection) -> None:
+        for contract in self.tables:
+            connection.execute(
+                self._create_table_sql(
+                    contract.name, contract.schema, storage_key(contract), declare_key=False
+                )
+            )
+        connection.execute(self._create_table_sql(REJECTS_TABLE, rejects_columns(), ()))
+        connection.execute(
+            self._create_table_sql(LOAD_BATCHES_TABLE, load_batches_columns(), LOAD_BATCHES_KEY)
+        )
+        # The streamed events, like the contract tables, keep their key undeclared.
+        connection.execute(
+            self._create_table_sql(
+                LISTEN_EVENTS.name,
+                LISTEN_EVENTS.schema,
+                LISTEN_EVENTS.primary_key,
+                declare_key=False,
+            )
+        )
+        connection.execute(
+            self._create_table_sql(
+                streamed.OFFSETS_TABLE, streamed.offsets_columns(), streamed.OFFSETS_KEY
+            )
+        )
+        connection.execute(
+            self._create_table_sql(
+                streamed.STREAM_BATCHES_TABLE,
+                streamed.stream_batches_columns(),
+                streamed.STREAM_BATCHES_KEY,
+            )
+        )
 
     def _create_table_sql(
         self,
