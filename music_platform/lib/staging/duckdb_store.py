@@ -334,8 +334,8 @@ class DuckDBStagingStore(StagingStore):
         self, batch: streamed.EventBatch, *, rows_written: streamed.RowsWritten | None = None
     ) -> streamed.EventsWritten:
         """DuckDB keeps no key index on listen_events (see `_create_table_sql`): the batch is
-        deduplicated with an anti-join on (listen_date, event_id) against the stored rows of
-        the days it touches only. The days are constants of the query, so the scan skips every
+        deduplicated with a join on (listen_date, event_id) against the stored rows of the
+        days it touches only. The days are constants of the query, so the scan skips every
         row group whose min/max listen_date lies outside them: a batch costs the same with 10M
         rows of history as with none."""
         if not self._ensured:
@@ -352,25 +352,30 @@ class DuckDBStagingStore(StagingStore):
                 staged = late = 0
                 if days:
                     connection.register("events_batch", rows.to_arrow())
-                    # Counted from a temporary table: RETURNING would hand every inserted row
-                    # to Python.
+                    # The stored keys of the batch's days that the batch repeats (few, mostly
+                    # none): a hash table of the batch probed by one scan of those days. The
+                    # rows are then inserted straight from the batch without them. NOT EXISTS
+                    # would hash the stored days instead: 4x the time, and memory growing
+                    # with the table.
                     connection.execute(
-                        "CREATE OR REPLACE TEMPORARY TABLE fresh_events AS "
-                        "SELECT * FROM events_batch b WHERE NOT EXISTS (SELECT 1 FROM "
-                        f"{table} t WHERE t.listen_date IN ({', '.join('?' for _ in days)}) "
-                        "AND t.listen_date = b.listen_date AND t.event_id = b.event_id)",
+                        "CREATE OR REPLACE TEMPORARY TABLE repeated_events AS "
+                        f"SELECT t.listen_date, t.event_id FROM {table} t "
+                        "SEMI JOIN events_batch USING (listen_date, event_id) "
+                        f"WHERE t.listen_date IN ({', '.join('?' for _ in days)})",
                         days,
                     )
-                    connection.unregister("events_batch")
-                    connection.execute(
-                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM fresh_events"
-                    )
-                    [(staged, late)] = connection.execute(
-                        "SELECT count(*), count(*) FILTER (WHERE listen_date < ?) "
-                        "FROM fresh_events",
+                    [(staged,)] = connection.execute(
+                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM events_batch "
+                        "ANTI JOIN repeated_events USING (listen_date, event_id)"
+                    ).fetchall()
+                    [(late_repeated,)] = connection.execute(
+                        "SELECT count(*) FILTER (WHERE listen_date < ?) FROM repeated_events",
                         [loaded_at.date()],
                     ).fetchall()
-                    connection.execute("DROP TABLE fresh_events")
+                    connection.execute("DROP TABLE repeated_events")
+                    connection.unregister("events_batch")
+                    late_in_batch = rows.filter(pl.col("listen_date") < loaded_at.date()).height
+                    late = late_in_batch - late_repeated
                 if rows_written is not None:
                     rows_written()
                 self._insert(connection, REJECTS_TABLE, batch.rejects)
