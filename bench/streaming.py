@@ -4,12 +4,18 @@ consume rate measured in the same run.
 Bare baselines: a bare confluent-kafka Producer sending pre-encoded event JSON (no generation,
 no delivery accounting), and a bare Consumer reading them back from an assigned partition set
 (no group, no decoding). The pipeline: `stream produce`'s code (synthetic events, JSON encoding,
-delivery reports), then `stream consume`'s (schema validation, dedupe on event_id, rows and
-offsets committed together) into staging. `events_per_s` is staged events per second of
-consuming, from the poll that returned the first event to the last batch's commit (no group join,
-no idle wait), compared with the bare consume rate timed the same way; `end_to_end_per_s` adds
-the produce time. Peak RSS is the whole process's, bare runs included. A memory-only Tansu
-broker is started on loopback unless --bootstrap names one.
+delivery reports), then `stream consume`'s (schema validation, dedupe on the batch's days, rows
+and offsets committed together) into staging, in a process of its own so that its peak RSS
+(`consumer_peak_rss_mb`) is the consumer's alone. `events_per_s` is staged events per second of
+consuming, from the poll that returned the first event to the last batch's commit (no group
+join, no idle wait), compared with the bare consume rate timed the same way; `end_to_end_per_s`
+adds the produce time; `first_batch_seconds` runs from the consumer's start (topic check,
+tables, group join) to its first commit. `--prestaged N` first writes N events of earlier days
+straight into listen_events with SQL: a batch's dedupe must not grow with that history.
+`rate_by_consumer`: the same events on a 4-partition topic, consumed by `--members` consumers
+(processes) of one group into PostgreSQL: each one's rate, theirs together, and whether the
+staged rows are exactly the events. Peak RSS is the larger of this process's and the
+consumer's. A memory-only Tansu broker is started on loopback unless --bootstrap names one.
 
     uv run python bench/streaming.py --events 1000000 --backend duckdb --json out.json
 """

@@ -178,7 +178,10 @@ class EventConsumer:
                 elif not self._buffer:
                     self._idle()
                 if self._buffer and (
-                    len(self._buffer) >= self.settings.batch_max_events
+                    # The first batch goes with the first poll's events: a consumer (re)started
+                    # stages something within its group join, not a batch age later.
+                    (not self.report.batches and self._pending is None)
+                    or len(self._buffer) >= self.settings.batch_max_events
                     or now - self._buffer.started >= self.settings.batch_max_seconds
                     or (max_events is not None and self._read() >= max_events)
                 ):
