@@ -141,6 +141,10 @@ class KafkaSettings(BaseSettings):
     # A consumer batch is written when it holds this many events or is this old.
     batch_max_events: int = Field(20_000, ge=1)
     batch_max_seconds: float = Field(1.0, gt=0)
+    # How long the broker waits for a silent consumer before it hands its partitions on. 6 s is
+    # Apache Kafka's smallest by default (group.min.session.timeout.ms); Tansu holds a new
+    # group's first join for about half of it (1 to 3 s), so a shorter one starts sooner there.
+    session_timeout_ms: int = Field(6000, ge=500)
     # A streamed day is handed to staging/staged_listens this long after it ends (late events
     # arriving later re-run the day).
     day_close_grace_seconds: float = Field(600.0, ge=0)

@@ -128,7 +128,9 @@ LISTEN_EVENTS = TableContract(
         "listen_date": ColumnType.DATE,  # played_at's UTC day: the daily partition it belongs to
         **PROVENANCE_TYPES,
     },
-    primary_key=("event_id",),
+    # An event is identified within its day, so deduplicating a batch looks only at the days
+    # it touches, not at the whole history.
+    primary_key=("listen_date", "event_id"),
     partition_column="listen_date",
 )
 """The staged stream: every field of the event, its day and where it was read from."""

@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from music_platform.lib.dbt_project import dbt_environment
-from music_platform.resources.dbt import dbt_cli_resource
-from music_platform.resources.sources import SourceProviders
 from music_platform.resources.staging import DuckDBStaging, PostgresStaging, StagingResource
 from music_platform.resources.warehouse import (
     DuckDBWarehouseResource,
@@ -31,6 +28,12 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
+    # Imported here: dagster-dbt and the source clients take seconds to import, which
+    # `stream consume` (it only needs `staging_resource`) should not wait for.
+    from music_platform.lib.dbt_project import dbt_environment
+    from music_platform.resources.dbt import dbt_cli_resource
+    from music_platform.resources.sources import SourceProviders
+
     # dbt runs as a subprocess and reads its profile from the environment.
     os.environ.update(dbt_environment(settings))
     return {

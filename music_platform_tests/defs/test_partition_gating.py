@@ -40,7 +40,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 def _counts(home: Path, day: str) -> dict[str, int]:
     with duckdb.connect(str(home / "staging.duckdb"), read_only=True) as staging:
         staged = staging.execute(
-            "SELECT COUNT(*) FROM staging.staging.listens WHERE listen_date = ?", [day]
+            "SELECT COUNT(*) FROM staging.listens WHERE listen_date = ?", [day]
         ).fetchone()
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as warehouse:
         landed = warehouse.execute(

@@ -23,7 +23,7 @@ from music_platform_tests.support.lastfm_fake import Fault
 pytestmark = pytest.mark.slow
 
 SCROBBLES = ALICE_SCROBBLES + len(UNICODE_TRACKS)
-STAGED_LISTENS = "SELECT COUNT(*) AS n FROM staging.staging.listens"
+STAGED_LISTENS = "SELECT COUNT(*) AS n FROM staging.listens"
 
 
 def test_a_day_lastfm_fails_past_the_budget_lands_nothing_and_a_later_run_fills_it(

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 RUN = ["-m", "music_platform.cli", "run", "--days", "1"]
 DBT_TARGETS = REPO_ROOT / "dbt_project" / "target"
 # A log of the loads (one row per batch), not data: every load adds to it by design.
-LOAD_LOGS = {"staging.duckdb:staging.load_batches"}
+LOAD_LOGS = {"staging.duckdb:main.load_batches"}
 
 Snapshot = dict[str, int | str]
 

@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -270,6 +271,10 @@ class StagingStore(ABC):
     Loads validate against the contract here; a store implements `_write` and the reads.
     Streamed events land through `write_events` (see streamed.py).
     """
+
+    @abstractmethod
+    def held_connection(self) -> AbstractContextManager[None]:
+        """Within the block, this thread's calls share one open connection."""
 
     @abstractmethod
     def ensure_tables(self) -> None:

@@ -4,8 +4,9 @@ The Kafka consumer lands `listen_events` batch by batch (`StagingStore.write_eve
 its record in `stream_batches` and the consumer's next offsets in `consumer_offsets`, in one
 transaction. That transaction is what makes delivery exactly once: a consumer resumes from the
 offsets stored with the last committed rows, so nothing is lost (uncommitted rows were rolled
-back with their offsets) and nothing is doubled. Rows are also deduplicated on event_id against
-the table, so an event sent twice is staged once.
+back with their offsets) and nothing is doubled. Rows are also deduplicated on (listen_date,
+event_id) against the days the batch touches, so an event sent twice is staged once and a batch
+costs the same however long the history.
 
 The events were validated and typed when consumed. A day's load of `listens` adds that day's
 events inside the database, in the transaction that replaces the day (`include_streamed`): the
@@ -117,10 +118,12 @@ class StreamStats:
 
 
 def event_rows(batch: EventBatch, loaded_at: dt.datetime) -> pl.DataFrame:
-    """The batch's events, the first of each event_id, with their load metadata."""
+    """The batch's events, the first of each key (day, event_id), with their load metadata."""
     import polars as pl
 
-    unique = batch.events.unique(subset=["event_id"], keep="first", maintain_order=True)
+    unique = batch.events.unique(
+        subset=list(LISTEN_EVENTS.primary_key), keep="first", maintain_order=True
+    )
     return unique.with_columns(
         pl.lit(batch.source, load_metadata()["source"]).alias("source"),
         pl.lit(batch.batch_id, load_metadata()["batch_id"]).alias("batch_id"),

@@ -43,9 +43,10 @@ def synthetic_events(
 ) -> Iterator[pl.DataFrame]:
     """`count` events of the synthetic world (the batch source's users and tracks), as frames of
     event fields. A day of the world's listening is replayed over the 24 hours before `now`;
-    event ids come from the seed and that day, so the same seed on the same day sends the same
-    events again (and staging keeps them once). Past `_EVENTS_PER_FRAME`, further days back
-    are generated and replayed over the same 24 hours."""
+    event ids come from the seed and that day, so the same seed and `now` send the same events
+    again (and staging keeps them once: it deduplicates an event id within its day; with a
+    later `now` an event may move into the next day and is staged there too). Past
+    `_EVENTS_PER_FRAME`, further days back are generated and replayed over the same 24 hours."""
     now = now or dt.datetime.now(dt.UTC)
     catalogue = generate_catalogue(config)
     users = generate_users(config, as_of=as_of)

@@ -96,7 +96,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 def _query(outcome: Outcome, backend: dict[str, str], sql: str) -> list[tuple]:
     if "POSTGRES_DB" not in backend:
         with duckdb.connect(str(outcome.home / "staging.duckdb"), read_only=True) as staging:
-            return staging.execute(sql.replace("staging.", "staging.staging.", 1)).fetchall()
+            return staging.execute(sql).fetchall()
     conninfo = f"host=127.0.0.1 port=5432 user=postgres dbname={backend['POSTGRES_DB']}"
     with psycopg.connect(conninfo) as connection:
         return connection.execute(sql).fetchall()
@@ -184,7 +184,7 @@ def test_a_jsonl_dropped_in_the_external_folder_is_read_the_same_way(tmp_path: P
     assert raw["source"] == f"file: {home.resolve() / 'external' / 'listening.jsonl'}"
     assert (raw["rejected"], raw["deduplicated"]) == (5, 3)
     assert outcome.raw("events_file", "events", D1).height == 4
-    staged = outcome.staged("SELECT COUNT(*) AS n FROM staging.staging.listens")
+    staged = outcome.staged("SELECT COUNT(*) AS n FROM staging.listens")
     assert staged["n"][0] == 4
 
 

@@ -61,13 +61,13 @@ def test_the_kaggle_sample_and_tidytuesday_load_through_the_files_path(
     identity = outcome.metadata("staging/track_identity")
     assert identity["heard_by_catalogue_source"] == {"kaggle": 3, "names": 1, "tidytuesday": 1}
     assert identity["track_match_rate"] == pytest.approx(4 / 5)
-    assert outcome.staged("SELECT COUNT(*) AS n FROM staging.staging.listens")["n"][0] == len(plays)
+    assert outcome.staged("SELECT COUNT(*) AS n FROM staging.listens")["n"][0] == len(plays)
     every_track = set(kaggle["track_id"]) | set(songs["track_id"])
     tracks = outcome.check("staging/staged_tracks", "reject_rate_within_threshold").metadata
     assert tracks["loaded"].value + tracks["rejected"].value == len(every_track) + 1
     assert tracks["rejected"].value == 0
     staged_unknown = outcome.staged(
-        f"SELECT track_id FROM staging.staging.tracks WHERE track_name = '{UNKNOWN[1]}'"
+        f"SELECT track_id FROM staging.tracks WHERE track_name = '{UNKNOWN[1]}'"
     )
     assert staged_unknown["track_id"][0].startswith("name:")
 

@@ -85,7 +85,7 @@ def test_a_live_day_lands_every_page_unchanged_and_stages_every_listen(world: di
     assert outcome.raw("spotify", "audio_features", DAY).height == 4
 
     # Staging: every listen found its track and user; unicode names came through whole.
-    staged = outcome.staged("SELECT * FROM staging.staging.listens")
+    staged = outcome.staged("SELECT * FROM staging.listens")
     assert staged.height == SCROBBLES
     assert (
         outcome.check("staging/staged_listens", "reject_rate_within_threshold")
@@ -93,11 +93,11 @@ def test_a_live_day_lands_every_page_unchanged_and_stages_every_listen(world: di
         .value
         == 0
     )
-    tracks = outcome.staged("SELECT * FROM staging.staging.tracks")
+    tracks = outcome.staged("SELECT * FROM staging.tracks")
     names = set(tracks["track_name"])
     assert {title for _, title, _, _ in (*UNICODE_TRACKS, LASTFM_ONLY, NOBODY_KNOWS)} <= names
     assert set(staged["user_id"]) == {"alice", "ユーザー"}
-    assert set(outcome.staged("SELECT user_id FROM staging.staging.users")["user_id"]) == {
+    assert set(outcome.staged("SELECT user_id FROM staging.users")["user_id"]) == {
         "alice",
         "ユーザー",
         "quiet",
@@ -123,7 +123,7 @@ def test_durations_that_disagree_are_flagged_not_overwritten(world: dict) -> Non
     assert not check.passed  # a warning: Last.fm says 246.9 s, Spotify 216.9 s
     assert check.metadata["disagreements"].value == 1
     duration = outcome.staged(
-        f"SELECT duration_ms FROM staging.staging.tracks WHERE track_id = '{LOVERMAN[2]}'"
+        f"SELECT duration_ms FROM staging.tracks WHERE track_id = '{LOVERMAN[2]}'"
     )
     assert duration["duration_ms"].to_list() == [216_880]
     identity = pl.read_parquet(world["home"] / "reconciled" / "track_identity.parquet")
@@ -138,18 +138,16 @@ def test_durations_that_disagree_are_flagged_not_overwritten(world: dict) -> Non
 def test_rerunning_a_day_gives_the_same_rows_without_duplicates(world: dict) -> None:
     first = run_sources(world["env"], [DAY])
     assert first.success, first.failure_messages()
-    before = first.staged("SELECT event_id FROM staging.staging.listens ORDER BY event_id")
+    before = first.staged("SELECT event_id FROM staging.listens ORDER BY event_id")
 
     again = run_sources(world["env"], [DAY])
 
     assert again.success, again.failure_messages()
-    after = again.staged("SELECT event_id FROM staging.staging.listens ORDER BY event_id")
+    after = again.staged("SELECT event_id FROM staging.listens ORDER BY event_id")
     assert after.equals(before)
     assert after["event_id"].n_unique() == after.height == SCROBBLES
     assert again.raw("lastfm", "scrobbles", DAY).height == SCROBBLES
-    tracks = again.staged(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT track_id) AS d FROM staging.staging.tracks"
-    )
+    tracks = again.staged("SELECT COUNT(*) AS n, COUNT(DISTINCT track_id) AS d FROM staging.tracks")
     assert tracks["n"][0] == tracks["d"][0]
 
 
@@ -161,7 +159,7 @@ def test_lastfm_rate_limited_past_its_budget_fails_the_day_and_writes_nothing(
     raw_file = world["home"] / "raw" / "lastfm" / "scrobbles" / f"{DAY}.parquet"
     before = (
         raw_file.read_bytes(),
-        landed.staged("SELECT COUNT(*) AS n FROM staging.staging.listens"),
+        landed.staged("SELECT COUNT(*) AS n FROM staging.listens"),
     )
     # More listening arrives, but from alice's second page on Last.fm keeps answering 29.
     world["lastfm"].scrobbles["ユーザー"].append(
@@ -182,7 +180,7 @@ def test_lastfm_rate_limited_past_its_budget_fails_the_day_and_writes_nothing(
     assert "user.getRecentTracks" in message and "'alice'" in message and DAY in message
     assert "Nothing was written" in message
     assert raw_file.read_bytes() == before[0]
-    assert failed.staged("SELECT COUNT(*) AS n FROM staging.staging.listens").equals(before[1])
+    assert failed.staged("SELECT COUNT(*) AS n FROM staging.listens").equals(before[1])
 
 
 def test_spotify_refusing_audio_features_falls_back_to_kaggle_then_lastfm(
@@ -218,7 +216,7 @@ def test_spotify_refusing_audio_features_falls_back_to_kaggle_then_lastfm(
     assert "403" in outcome.metadata("raw/spotify_audio_features")["audio_features"]
     tracks = {
         row["track_name"]: row
-        for row in outcome.staged("SELECT * FROM staging.staging.tracks").iter_rows(named=True)
+        for row in outcome.staged("SELECT * FROM staging.tracks").iter_rows(named=True)
     }
     assert tracks[LOVERMAN[1]]["tempo"] == pytest.approx(130.033)  # Kaggle's row, by Spotify id
     assert tracks[SIGUR_ROS[1]]["tempo"] is None  # no source has its features
@@ -243,7 +241,7 @@ def test_a_lasting_spotify_outage_falls_back_and_the_match_rate_gates_staging(
     identity = outcome.metadata("staging/track_identity")
     assert identity["track_match_rate"] == pytest.approx(2 / 7)  # Kaggle knows two by name
     assert identity["heard_by_catalogue_source"] == {"kaggle": 2, "lastfm": 4, "names": 1}
-    staged = outcome.staged("SELECT COUNT(*) AS n FROM staging.staging.listens")
+    staged = outcome.staged("SELECT COUNT(*) AS n FROM staging.listens")
     assert staged["n"][0] == SCROBBLES
 
     world["spotify"].fail("search", *[spotify_fake.Fault(503)] * 10)

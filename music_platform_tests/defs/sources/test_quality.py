@@ -23,7 +23,7 @@ KAGGLE_KEY = "raw/kaggle_tracks"
 def _file_rejects(home: Path) -> list[tuple[str, str]]:
     with duckdb.connect(str(home / "staging.duckdb"), read_only=True) as staging:
         return staging.execute(
-            "SELECT record_key, reason FROM staging.staging.rejects "
+            "SELECT record_key, reason FROM staging.rejects "
             "WHERE table_name = 'file:kaggle_tracks' ORDER BY record_key"
         ).fetchall()
 
