@@ -4,6 +4,7 @@ against the offsets staged with the rows."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
 # Group joins take ~23 s with librdkafka's defaults against a small broker; these make it ~3 s.
 FAST_GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 METADATA_TIMEOUT_SECONDS = 5.0
+# Probes (topic checks, lag) raise what they found as one line; librdkafka's own log of every
+# failed connection attempt (about 20 lines a second without a broker) would bury it.
+_PROBE_LOG = logging.getLogger("music_platform.streaming.probe")
+_PROBE_LOG.addHandler(logging.NullHandler())
+_PROBE_LOG.propagate = False
 
 
 class StreamingError(RuntimeError):
@@ -31,6 +37,11 @@ class TopicMissingError(StreamingError):
 
 def client_config(settings: KafkaSettings, **extra: object) -> dict[str, object]:
     return {"bootstrap.servers": settings.bootstrap_servers, **extra}
+
+
+def probe_config(settings: KafkaSettings, **extra: object) -> dict[str, object]:
+    """Settings of a short-lived client that only asks the broker something."""
+    return client_config(settings, logger=_PROBE_LOG, **extra)
 
 
 def unreachable(settings: KafkaSettings, error: object) -> BrokerUnreachableError:
@@ -78,7 +89,7 @@ def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> bool:
 
     # Metadata requests from an admin client make some brokers auto-create the topic with their
     # defaults; a consumer that may not auto-create sees whether it is really there.
-    probe = Consumer(client_config(settings, **{"group.id": "music-platform-topic-probe"}))
+    probe = Consumer(probe_config(settings, **{"group.id": "music-platform-topic-probe"}))
     try:
         topic_partitions(probe, settings, topic)
         return False
@@ -86,7 +97,7 @@ def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> bool:
         pass
     finally:
         probe.close()
-    admin = AdminClient(client_config(settings))
+    admin = AdminClient(probe_config(settings))
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions)])
     try:
         futures[topic].result(timeout=METADATA_TIMEOUT_SECONDS * 2)
@@ -133,7 +144,7 @@ def stream_position(settings: KafkaSettings, staged_offsets: dict[int, int]) -> 
     TopicMissingError (both StreamingError) when they cannot be read."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer(client_config(settings, **{"group.id": "music-platform-lag-probe"}))
+    consumer = Consumer(probe_config(settings, **{"group.id": "music-platform-lag-probe"}))
     try:
         marks = high_watermarks(consumer, settings, settings.topic)
     finally:
