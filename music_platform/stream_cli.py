@@ -89,8 +89,10 @@ def produce(
     try:
         fit = world_fit(first, staging_resource(settings).store())
     except StagingError as error:
-        raise _fail(error) from None
-    if not fit.matches:
+        # Staging busy or down: producing does not need it, so say what was not checked.
+        console.print(f"[bold yellow]warning:[/] the staged catalogue was not checked: {error}")
+        fit = None
+    if fit is not None and not fit.matches:
         problem = _world_mismatch(
             config.seed,
             "--seed" if seed is not None else "SYNTHETIC_SEED",
