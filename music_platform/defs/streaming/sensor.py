@@ -1,7 +1,9 @@
 """streamed_days_sensor: observes stream/listen_events and hands each streamed day on.
 
-Every tick it reports the table's rows, last event time and consumer lag (a materialization
-when new events landed, an observation otherwise) with the late/duplicate check, and requests
+Every tick it reports the table's rows, last event time, the broker's state (up, no broker at
+the address, or no such topic) and consumer lag (a materialization when new events landed, an
+observation otherwise, one saying "no events yet" while nothing is staged) with the
+late/duplicate check once events arrived, and requests
 staging/staged_listens and its daily descendants (through fct_listens) for every day that has ended
 (plus KAFKA_DAY_CLOSE_GRACE_SECONDS) and holds events not yet handed on. A late event for a day
 already handed on changes its count, and the day runs again; reruns replace the day whole.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -19,6 +22,9 @@ from music_platform.defs.shared.keys import daily_partitions, staging_key
 from music_platform.defs.streaming.assets import STREAM_KEY, check_evaluation
 from music_platform.resources.staging import StagingResource
 from music_platform.settings import KafkaSettings, Settings
+
+if TYPE_CHECKING:
+    from music_platform.lib.streaming.kafka import StreamPosition
 
 STAGING_LISTENS_KEY = staging_key("listens")
 SENSOR_INTERVAL_SECONDS = 30
@@ -39,13 +45,21 @@ def closed_days(
     return ready
 
 
-def _lag(kafka: KafkaSettings, stats_offsets: dict[int, int]) -> dict[int, int] | None:
-    from music_platform.lib.streaming.kafka import StreamingError, consumer_lag
+def _broker_state(
+    kafka: KafkaSettings, staged_offsets: dict[int, int]
+) -> tuple[StreamPosition | None, str]:
+    """The topic's position against the staged offsets, or None and what is wrong: no broker
+    at the address, or a broker without the topic."""
+    from music_platform.lib.streaming.kafka import StreamingError, stream_position
 
     try:
-        return consumer_lag(kafka, stats_offsets)
-    except StreamingError:
-        return None  # no broker reachable from here: lag unknown, the rest still reported
+        position = stream_position(kafka, staged_offsets)
+    except StreamingError as error:
+        return None, str(error)
+    return position, (
+        f"up at {kafka.bootstrap_servers}; topic {kafka.topic!r} has "
+        f"{len(position.end_offsets)} partitions"
+    )
 
 
 @dg.sensor(
@@ -67,27 +81,47 @@ def streamed_days_sensor(
     cursor = json.loads(context.cursor) if context.cursor else {"rows": -1, "days": {}}
     store = staging.store()
     stats = store.stream_stats()
-    lag = _lag(
-        settings.kafka, store.consumer_offsets(settings.kafka.consumer_group, settings.kafka.topic)
+    kafka = settings.kafka
+    position, broker = _broker_state(
+        kafka, store.consumer_offsets(kafka.consumer_group, kafka.topic)
     )
-    metadata = {
+    if position is None:
+        context.log.warning(broker)
+    metadata: dict[str, object] = {
         "dagster/row_count": dg.MetadataValue.int(stats.rows),
         "last_event_at": (stats.last_played_at.isoformat() if stats.last_played_at else "none"),
         "last_loaded_at": (stats.last_loaded_at.isoformat() if stats.last_loaded_at else "none"),
-        "consumer_lag": sum(lag.values()) if lag is not None else "unknown (broker unreachable)",
-        "consumer_lag_by_partition": dg.MetadataValue.json(
-            {str(p): n for p, n in (lag or {}).items()}
-        ),
+        "broker": broker,
         "days": dg.MetadataValue.json(dict(list(stats.rows_by_day.items())[-14:])),
         "duplicates": stats.duplicates,
         "late": stats.late,
         "rejected": stats.rejected,
     }
-    event: dg.AssetMaterialization | dg.AssetObservation
-    if stats.rows != cursor["rows"]:
-        event = dg.AssetMaterialization(asset_key=STREAM_KEY, metadata=metadata)
+    # Lag only when the broker told it: one type per key keeps Dagster's plot of it whole.
+    if position is not None:
+        metadata["consumer_lag"] = dg.MetadataValue.int(sum(position.lag.values()))
+        metadata["consumer_lag_by_partition"] = dg.MetadataValue.json(
+            {str(p): n for p, n in position.lag.items()}
+        )
+    events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation]
+    if stats.rows == 0:
+        # Nothing staged yet: an observation that says so, never a materialization. Dagster
+        # judges the freshness policy on materializations only, so the asset reads "never
+        # materialized" with freshness unknown until the first events land, instead of a fresh
+        # empty table; the late/duplicate check waits for the first event received.
+        events = [
+            dg.AssetObservation(
+                asset_key=STREAM_KEY,
+                description=_no_events_yet(kafka, position),
+                metadata={"status": "no events yet", **metadata},
+            )
+        ]
+    elif stats.rows != cursor["rows"]:
+        events = [dg.AssetMaterialization(asset_key=STREAM_KEY, metadata=metadata)]
     else:
-        event = dg.AssetObservation(asset_key=STREAM_KEY, metadata=metadata)
+        events = [dg.AssetObservation(asset_key=STREAM_KEY, metadata=metadata)]
+    if stats.received:
+        events.append(check_evaluation(stats))
 
     now = dt.datetime.now(dt.UTC)
     ready = closed_days(
@@ -117,6 +151,19 @@ def streamed_days_sensor(
         context.log.info(f"streamed days ready: {', '.join(sorted(ready))}")
     return dg.SensorResult(
         run_requests=requests,
-        asset_events=[event, check_evaluation(stats)],
+        asset_events=events,
         cursor=json.dumps({"rows": stats.rows, "days": {**cursor["days"], **ready}}),
+    )
+
+
+def _no_events_yet(kafka: KafkaSettings, position: StreamPosition | None) -> str:
+    waiting = sum(position.lag.values()) if position is not None else 0
+    if waiting:
+        return (
+            f"no events yet: {waiting} events wait on topic {kafka.topic!r}; start "
+            "`music-platform stream consume` to stage them"
+        )
+    return (
+        f"no events yet: nothing staged from topic {kafka.topic!r}; producers send events "
+        "there and `music-platform stream consume` stages them"
     )

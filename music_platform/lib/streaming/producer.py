@@ -1,17 +1,24 @@
 """Publish listening events from the synthetic world to Kafka, keyed by user id, with every
-delivery report checked and counted."""
+delivery report checked and counted; and tell beforehand whether the staged catalogue knows the
+world's tracks and users (a world of another seed would be rejected when its days are staged)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from music_platform.lib.events import EVENT_FIELDS, SCHEMA_VERSION, encode_events
+from music_platform.lib.raw_files import raw_path
+from music_platform.lib.schemas import TRACKS, USERS
+from music_platform.lib.sources.staging_rows import SYNTHETIC_SOURCE
+from music_platform.lib.staging.store import StagingStore
 from music_platform.lib.streaming.kafka import StreamingError, client_config, unreachable
 from music_platform.lib.synthetic import (
     SyntheticConfig,
@@ -27,6 +34,10 @@ _QUEUE_FULL_WAIT_SECONDS = 0.05
 _FLUSH_TIMEOUT_SECONDS = 60.0
 # Events generated (and encoded) at a time, so memory stays flat in --count.
 _EVENTS_PER_FRAME = 100_000
+# Ids of the world looked up in staging: a world of another seed shares none of them, one of
+# the same seed all of them, so a small sample tells the two apart.
+WORLD_SAMPLE_SIZE = 200
+MIN_KNOWN_SHARE = 0.95
 
 
 @dataclass
@@ -99,6 +110,55 @@ def synthetic_events(
         produced += events.height
         yield events
         day -= dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class WorldFit:
+    """How much of a synthetic world the staged catalogue knows, from a sample of its ids."""
+
+    tracks_sampled: int
+    tracks_known: int
+    users_sampled: int
+    users_known: int
+    catalogue_staged: bool
+
+    @property
+    def matches(self) -> bool:
+        return (
+            self.tracks_known >= MIN_KNOWN_SHARE * self.tracks_sampled
+            and self.users_known >= MIN_KNOWN_SHARE * self.users_sampled
+        )
+
+
+def world_fit(events: pl.DataFrame, store: StagingStore) -> WorldFit:
+    """Look a sample of the track and user ids `events` use up in the staged catalogue."""
+    store.ensure_tables()
+    tracks = _sample(events["track_id"].unique())
+    users = _sample(events["user_id"].unique())
+    staged_tracks = store.keys(TRACKS, "track_id")
+    return WorldFit(
+        tracks_sampled=tracks.len(),
+        tracks_known=int(tracks.is_in(staged_tracks.implode()).sum()),
+        users_sampled=users.len(),
+        users_known=int(users.is_in(store.keys(USERS, "user_id").implode()).sum()),
+        catalogue_staged=staged_tracks.len() > 0,
+    )
+
+
+def _sample(ids: pl.Series) -> pl.Series:
+    return ids.sort().sample(min(WORLD_SAMPLE_SIZE, ids.len()), seed=0)
+
+
+def recorded_catalogue(raw_dir: Path) -> dict[str, object] | None:
+    """What the landed synthetic catalogue was generated with (seed, artists, tracks), as its
+    raw file records it; None when there is none (never landed, or from the real providers)."""
+    path = raw_path(raw_dir, SYNTHETIC_SOURCE, TRACKS.name)
+    if not path.exists() or "_request" not in pl.read_parquet_schema(path):
+        return None
+    request = pl.read_parquet(path, columns=["_request"], n_rows=1)["_request"]
+    if request.is_empty() or request[0] is None:
+        return None
+    return json.loads(request[0])
 
 
 def _choice(values: list[str], by: str) -> pl.Expr:

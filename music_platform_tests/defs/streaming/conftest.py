@@ -1,3 +1,3 @@
-"""The session broker of the streaming tests."""
+"""The session brokers of the streaming tests."""
 
-from music_platform_tests.lib.streaming.conftest import broker  # noqa: F401
+from music_platform_tests.lib.streaming.conftest import broker, noida, tansu  # noqa: F401

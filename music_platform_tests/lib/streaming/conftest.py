@@ -1,5 +1,8 @@
-"""A real broker (Tansu, memory only) for the session; a fresh topic, group and staging store
-(DuckDB file or PostgreSQL schema) per test."""
+"""Real brokers for the session, Tansu (memory only) and noida-db, started when first needed; a
+fresh topic, group and staging store (DuckDB file or PostgreSQL schema) per test.
+
+`broker` is Tansu unless a test asks for both:
+`@pytest.mark.parametrize("broker", BROKERS, indirect=True)`."""
 
 from __future__ import annotations
 
@@ -13,16 +16,30 @@ import pytest
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.kafka import ensure_topic
 from music_platform.settings import KafkaSettings
+from music_platform_tests.support.noida import noida_broker
 from music_platform_tests.support.platform_env import scratch_database
 from music_platform_tests.support.tansu import tansu_broker
 
 PARTITIONS = 3
+BROKERS = ["tansu", "noida"]
 
 
 @pytest.fixture(scope="session")
-def broker() -> Iterator[str]:
+def tansu() -> Iterator[str]:
     with tansu_broker() as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def noida(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with noida_broker(tmp_path_factory.mktemp("noida-db")) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def broker(request: pytest.FixtureRequest) -> str:
+    """The bootstrap address of the broker the test runs against (Tansu by default)."""
+    return request.getfixturevalue(getattr(request, "param", "tansu"))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Events through a real broker into real DuckDB and PostgreSQL staging: exact counts, reruns,
 poison messages, late events, a rebalance between two consumers, two consumers sharing a wider
-topic, and one-line errors."""
+topic, and one-line errors that tell a missing broker from a missing topic. The first two and the
+topic error run against both brokers (Tansu and noida-db); the rest against Tansu."""
 
 from __future__ import annotations
 
@@ -16,10 +17,16 @@ from confluent_kafka import Consumer, Producer
 from music_platform.lib.events import LISTEN_EVENTS
 from music_platform.lib.staging import DuckDBStagingStore, PostgresStagingStore
 from music_platform.lib.streaming.consumer import ConsumeReport, EventConsumer
-from music_platform.lib.streaming.kafka import StreamingError, ensure_topic
+from music_platform.lib.streaming.kafka import (
+    BrokerUnreachableError,
+    TopicMissingError,
+    ensure_topic,
+    stream_position,
+)
 from music_platform.lib.streaming.producer import produce, synthetic_events
 from music_platform.lib.synthetic import SyntheticConfig
 from music_platform.settings import KafkaSettings
+from music_platform_tests.lib.streaming.conftest import BROKERS
 from music_platform_tests.support.loopback import free_port
 
 WORLD = SyntheticConfig(seed=7, users=60, artists=40, tracks=400)
@@ -59,6 +66,7 @@ def consume(store: Store, kafka: KafkaSettings, **options: object):
     return EventConsumer(store, kafka, **options).run(idle_seconds=IDLE)
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
 def test_produce_then_consume_stages_exactly_n_and_a_rerun_adds_nothing(
     store: Store, kafka: KafkaSettings
 ) -> None:
@@ -82,6 +90,7 @@ def test_produce_then_consume_stages_exactly_n_and_a_rerun_adds_nothing(
     assert store.stream_stats().rows == 3_000
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
 def test_poison_messages_are_dead_lettered_with_reasons_and_never_block(
     store: Store, kafka: KafkaSettings
 ) -> None:
@@ -187,20 +196,31 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_unknown_topic_is_a_one_line_error(store: Store, kafka: KafkaSettings) -> None:
-    with pytest.raises(StreamingError, match="topic 'nowhere' does not exist") as raised:
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_a_missing_topic_on_a_running_broker_is_named_as_such(
+    store: Store, kafka: KafkaSettings
+) -> None:
+    with pytest.raises(TopicMissingError) as raised:
         EventConsumer(store, kafka, topic="nowhere").run(idle_seconds=1)
-    assert "\n" not in str(raised.value)
+    message = str(raised.value)
+    assert f"the Kafka broker at {kafka.bootstrap_servers} is up" in message
+    assert "topic 'nowhere' does not exist" in message
+    assert "\n" not in message
+    missing = kafka.model_copy(update={"topic": "nowhere"})
+    with pytest.raises(TopicMissingError, match="topic 'nowhere' does not exist"):
+        stream_position(missing, {})
 
 
 @pytest.mark.parametrize("store", ["duckdb"], indirect=True)
-def test_unreachable_broker_is_a_one_line_error(store: Store) -> None:
-    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")
-    with pytest.raises(StreamingError, match="cannot reach the Kafka broker") as raised:
+def test_no_broker_at_the_address_is_named_as_such(store: Store) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    settings = KafkaSettings(bootstrap_servers=address)
+    with pytest.raises(BrokerUnreachableError, match=f"no Kafka broker at {address}") as raised:
         EventConsumer(store, settings).run(idle_seconds=1)
     assert "KAFKA_BOOTSTRAP_SERVERS" in str(raised.value)
+    assert "topic" not in str(raised.value)
     assert "\n" not in str(raised.value)
-    with pytest.raises(StreamingError, match="cannot reach the Kafka broker"):
+    with pytest.raises(BrokerUnreachableError, match=f"no Kafka broker at {address}"):
         produce(synthetic_events(WORLD, count=10, as_of=AS_OF), settings)
 
 
