@@ -42,6 +42,8 @@ DAILY_TAG = "daily"
 # production, the pipeline's builds leave them out.
 BUILD = ("build", "--exclude-resource-type", "unit_test")
 LISTEN_DATE = "listen_date"  # every daily model carries the day it belongs to
+# A test's `where` that macros/get_where_subquery.sql turns into the run's daily window.
+PARTITION_WINDOW = "__partition_window__"
 GROUPS = {
     "staging": "dbt_staging",
     "intermediate": "dbt_intermediate",
@@ -75,6 +77,87 @@ class MusicPlatformTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             freshness_policy=DAILY_FRESHNESS if daily else CATALOGUE_FRESHNESS
         )
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        # AssetCheckSpec has no replace_attributes; it keeps NamedTuple's _replace.
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
+
+# A `ref('model')` or `source('schema', 'table')` in a test's arguments, shown as its name.
+REFERENCE = re.compile(r"(?:ref|source)\(\s*((?:['\"]\w+['\"]\s*,?\s*)+)\)")
+
+
+def _readable(value: Any) -> str:
+    """A test argument as a reader would write it: refs as the model's name, lists joined."""
+    if isinstance(value, list):
+        return ", ".join(_readable(item) for item in value)
+    text = str(value)
+    return REFERENCE.sub(lambda match: ".".join(re.findall(r"\w+", match[1])), text)
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test asserts, in a sentence: its YAML `description` when it has one, else
+    built from the generic test's name, column and arguments; then what a failure does."""
+    metadata = test.get("test_metadata") or {}
+    arguments = {key: value for key, value in metadata.get("kwargs", {}).items() if key != "model"}
+    column = f"`{arguments.pop('column_name')}`" if "column_name" in arguments else "the row"
+    generic = {
+        "not_null": lambda: f"{column} is never null.",
+        "unique": lambda: f"{column} is unique: no two rows share a value.",
+        "is_non_negative": lambda: f"{column} is never negative.",
+        "relationships": lambda: (
+            f"Every {column} exists as `{arguments['field']}` in {_readable(arguments['to'])}."
+        ),
+        "accepted_values": lambda: f"{column} is one of {_readable(arguments['values'])}.",
+        "accepted_range": lambda: f"{column} is within {_range(arguments)}.",
+        "expression_is_true": lambda: f"{column} {arguments['expression']} on every row.",
+        "unique_combination_of_columns": lambda: (
+            f"No two rows share ({_readable(arguments['combination_of_columns'])})."
+        ),
+    }
+    name = metadata.get("name")
+    if test.get("description"):
+        what = test["description"]
+    elif name in generic:
+        what = generic[name]()
+    elif name:
+        shown = ", ".join(f"{key}={_readable(value)}" for key, value in arguments.items())
+        what = f"dbt test `{name}` on {column}" + (f" ({shown})" if shown else "") + "."
+    else:
+        what = f"{test['original_file_path']} returns no rows."
+    severity = (test.get("config") or {}).get("severity") or "error"
+    where = (test.get("config") or {}).get("where")
+    scope = {None: "", PARTITION_WINDOW: "Judged on the run's partition window."}
+    return " ".join(
+        part
+        for part in [
+            what,
+            scope.get(where, f"Only rows where {where}."),
+            "A failure blocks what is built from it."
+            if severity.lower() == "error"
+            else "A failure warns; the data flows on.",
+        ]
+        if part
+    )
+
+
+def _range(arguments: Mapping[str, Any]) -> str:
+    low, high = arguments.get("min_value"), arguments.get("max_value")
+    inclusive = arguments.get("inclusive", True)
+    if high is None:
+        return f"{'>=' if inclusive else '>'} {low}"
+    if low is None:
+        return f"{'<=' if inclusive else '<'} {high}"
+    return f"[{low}, {high}]" if inclusive else f"({low}, {high})"
 
 
 # Source tests become checks on the `landing/*` assets, run by the dbt step that reads them;
