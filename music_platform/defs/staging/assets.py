@@ -13,6 +13,7 @@ staging itself is source-agnostic. A day of listens also takes the events stream
 blocking checks judge the day with them.
 """
 
+import datetime as dt
 import statistics
 import uuid
 from collections.abc import Iterator
@@ -36,7 +37,11 @@ from music_platform.defs.shared.keys import (
     single_run_backfill,
 )
 from music_platform.defs.shared.keys import staging_key as _staging_key
-from music_platform.defs.shared.metadata import table_metadata
+from music_platform.defs.shared.metadata import (
+    contract_column_schema,
+    markdown_preview,
+    table_metadata,
+)
 from music_platform.lib import schemas
 from music_platform.lib.quality import compare
 from music_platform.lib.sources.selection import SourceSelection
@@ -65,6 +70,7 @@ DAILY_VOLUME_DAYS = 7
 DAILY_VOLUME_MIN_DAYS = 3
 DAILY_VOLUME_FLOOR = 100
 DAILY_VOLUME_TOLERANCE = 10.0
+UNKNOWN_TRACK = "track_id: unknown"  # validate's rule label for an event of an unknown track
 
 
 def staging_key(contract: schemas.TableContract) -> dg.AssetKey:
@@ -156,6 +162,37 @@ def _drift(results: list[LoadResult]) -> list[dict[str, str]]:
     return [{"column": column, "change": change} for column, change in sorted(changes)]
 
 
+def _day_metadata(result: LoadResult, received: int, staged_rows: int) -> dict[str, object]:
+    """A day's own figures, attached to that partition's materialization alone: the numbers
+    Dagster plots across partitions (volume, reject rate, match rate, duplicates, late events,
+    freshness lag). `staged_rows` is what the partition holds after the load (the previous
+    state when a blocking check refused it)."""
+    deduplicated = _deduplicated([result])
+    rejected = result.rows_rejected - deduplicated
+    judged = max(result.rows_loaded + rejected, 1)
+    unknown_tracks = sum(
+        count for reason, count in result.reject_reasons.items() if UNKNOWN_TRACK in reason
+    )
+    day_end = dt.datetime.combine(
+        dt.date.fromisoformat(result.partition_key or "") + dt.timedelta(days=1), dt.time(), dt.UTC
+    )
+    lag = dt.datetime.now(dt.UTC) - day_end
+    return {
+        "dagster/row_count": dg.MetadataValue.int(staged_rows),
+        "received": dg.MetadataValue.int(received),
+        "rejected": dg.MetadataValue.int(rejected),
+        "deduplicated": dg.MetadataValue.int(deduplicated),
+        "late": dg.MetadataValue.int(result.streamed.late if result.streamed else 0),
+        "reject_rate": dg.MetadataValue.float(round(rejected / judged, 6)),
+        # Share of the day's events whose track the staged catalogue knows.
+        "match_rate": dg.MetadataValue.float(round(1 - unknown_tracks / judged, 6)),
+        # How long after the day ended its listens were staged.
+        "freshness_lag_hours": dg.MetadataValue.float(round(lag.total_seconds() / 3600, 2)),
+        "batch_ids": [result.batch_id],
+        "blocked": result.refused or "no",
+    }
+
+
 def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> dict:
     deduplicated = _deduplicated(results)
     return {
@@ -226,6 +263,7 @@ def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
                 staging_key(contract),
                 deps=list(CATALOGUE_PROVIDERS[contract.name]),
                 description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
+                metadata={"dagster/column_schema": contract_column_schema(contract)},
                 group_name="staging",
                 kinds=KINDS,
                 freshness_policy=CATALOGUE_FRESHNESS,
@@ -293,6 +331,7 @@ def _listens_asset() -> dg.AssetsDefinition:
                     "for the day. Events for unknown tracks or users, with impossible durations "
                     "or outside their day are rejected with the reason."
                 ),
+                metadata={"dagster/column_schema": contract_column_schema(schemas.LISTENS)},
                 group_name="staging",
                 kinds=KINDS,
                 freshness_policy=DAILY_FRESHNESS,
@@ -336,7 +375,6 @@ def _stage_listens(
     results: list[LoadResult] = []
     volumes: list[compare.Finding] = []
     blocked: list[str] = []
-    received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
         raw, source_name = _read_day(selection, settings, store, partition_key)
@@ -356,7 +394,6 @@ def _stage_listens(
             history[partition_key] = result.rows_loaded
         else:
             blocked.append(reason)
-        received += raw.height + (result.streamed.received if result.streamed else 0)
         context.log.info(
             f"{partition_key}: staged {result.rows_loaded} events "
             f"({result.streamed.loaded if result.streamed else 0} streamed), "
@@ -364,15 +401,23 @@ def _stage_listens(
         )
         results.append(result)
         volumes.append(judge.volume)
+        received_today = raw.height + (result.streamed.received if result.streamed else 0)
+        staged_rows = store.count(schemas.LISTENS, partition_key) if reason else result.rows_loaded
+        context.add_asset_metadata(
+            _day_metadata(result, received_today, staged_rows), partition_key=partition_key
+        )
     preview = pl.from_arrow(store.read(schemas.LISTENS, context.partition_keys[-1:])).head(10)
+    # The window's shared metadata; each day's figures (added above per partition) replace its
+    # counts in that day's materialization.
     yield dg.MaterializeResult(
         metadata={
-            **table_metadata(preview),
-            **_load_metadata(received, results, source_name),
+            "preview": markdown_preview(preview),
+            "source": source_name,
+            "drift": dg.MetadataValue.json(_drift(results)),
+            "load_seconds": round(sum(r.seconds for r in results), 3),
             **selection.as_metadata(),
             "engine": staging.engine,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
-            **_blocked_metadata(blocked),
         }
     )
     checks = [

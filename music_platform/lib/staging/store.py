@@ -74,6 +74,8 @@ class StreamedRows:
     loaded: int
     rejected: int
     reject_reasons: dict[str, int]
+    late: int = 0
+    """Events staged (in `loaded`) that were consumed after their day had ended."""
 
 
 @dataclass(frozen=True)
