@@ -424,7 +424,42 @@ def _stage_listens(
         *_check_results(schemas.LISTENS, results, threshold),
         _volume_check(schemas.LISTENS, volumes),
     ]
-    yield from selected_checks(context, checks)
+    failed_days = {
+        "reject_rate_within_threshold": [
+            result.partition_key or "" for result in results if _reject_rate(result) > threshold
+        ],
+        VOLUME_CHECK: [
+            day
+            for day, finding in zip(context.partition_keys, volumes, strict=True)
+            if not finding.passed
+        ],
+    }
+    window = context.partition_keys
+    yield from selected_checks(
+        context,
+        [
+            _naming_partitions(check, window, failed_days.get(check.check_name, []))
+            for check in checks
+        ],
+    )
+
+
+def _naming_partitions(
+    check: dg.AssetCheckResult, window: list[str], failed_days: list[str]
+) -> dg.AssetCheckResult:
+    """The check's result with the partitions it judged and, failing, the days that failed
+    first, so the run's and the check's pages say which day failed and why."""
+    judged = window[0] if len(window) == 1 else f"{window[0]} .. {window[-1]}"
+    failed = ", ".join(day for day in failed_days if day)
+    where = f"failed on {failed}" if failed and not check.passed else f"partitions {judged}"
+    return dg.AssetCheckResult(
+        asset_key=check.asset_key,
+        check_name=check.check_name,
+        passed=check.passed,
+        severity=check.severity,
+        metadata={**check.metadata, "partitions": judged, "failed_partitions": failed or "none"},
+        description=f"{where}: {check.description}",
+    )
 
 
 def _read_day(
