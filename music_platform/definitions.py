@@ -3,6 +3,8 @@ environment. The settings are read here, once per process, and passed down as re
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from music_platform.defs.agent.definitions import defs as agent_defs
@@ -23,17 +25,24 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     executor = (
         dg.in_process_executor if settings.env is Environment.LOCAL else dg.multiprocess_executor
     )
-    return with_automation(
-        dg.Definitions.merge(
-            sources_defs,
-            staging_defs,
-            streaming_defs,
-            warehouse_defs,
-            recommender_defs,
-            agent_defs,
-            dg.Definitions(resources=build_resources(settings), executor=executor),
-        )
+    areas = dg.Definitions.merge(
+        sources_defs,
+        staging_defs,
+        streaming_defs,
+        warehouse_defs,
+        recommender_defs,
+        agent_defs,
+        dg.Definitions(resources=build_resources(settings), executor=executor),
     )
+    with warnings.catch_warnings():
+        # `Definitions.map_asset_specs` is marked preview; the replacement is the documented way.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        # Owners are part of an asset's definition: the settings' team is applied here, where
+        # the definitions are built, rather than when each area is imported.
+        owned = areas.map_asset_specs(
+            func=lambda spec: spec.replace_attributes(owners=[settings.owner])
+        )
+    return with_automation(owned)
 
 
 @dg.definitions

@@ -13,6 +13,9 @@ from dagster._utils.error import SerializableErrorInfo
 ROW_COUNT = "dagster/row_count"
 # An inactive provider's materialization says why it landed nothing under this key.
 SKIPPED = "skipped"
+# A raw asset landing a window at once reports the window's totals in each partition's
+# materialization, with the number of partitions under this key.
+WINDOW_TOTALS = "partitions"
 
 
 @dataclass
@@ -80,8 +83,14 @@ def _value(metadata: dict, name: str, default: object) -> object:
     return getattr(value, "value", value)
 
 
-def _row_count(metadata: dict) -> int:
-    return int(_value(metadata, ROW_COUNT, 0) or 0)
+def _figures(metadata: dict) -> dict:
+    return {
+        ROW_COUNT: int(_value(metadata, ROW_COUNT, 0) or 0),
+        "rejected": int(_value(metadata, "rejected", 0) or 0),
+        "deduplicated": int(_value(metadata, "deduplicated", 0) or 0),
+        "flagged": int(_value(metadata, "flagged", 0) or 0),
+        "drift": list(_value(metadata, "drift", []) or []),
+    }
 
 
 def summarise_run(
@@ -113,18 +122,21 @@ def summarise_run(
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
             key = materialization.asset_key
-            # A partition range is one write reported once per partition: count its rows once.
+            metadata = dict(materialization.metadata)
+            figures = _figures(metadata)
             if key not in rows:
-                metadata = dict(materialization.metadata)
-                rows[key] = _row_count(metadata)
+                rows[key] = 0
+                quality[key] = {"rejected": 0, "deduplicated": 0, "flagged": 0, "drift": []}
                 if SKIPPED in metadata:
                     not_configured.add(key)
-                quality[key] = {
-                    "rejected": int(_value(metadata, "rejected", 0) or 0),
-                    "deduplicated": int(_value(metadata, "deduplicated", 0) or 0),
-                    "flagged": int(_value(metadata, "flagged", 0) or 0),
-                    "drift": list(_value(metadata, "drift", []) or []),
-                }
+            # Each partition reports its own figures, which add up; an asset that reports its
+            # window's totals in every partition (WINDOW_TOTALS) is counted once.
+            if WINDOW_TOTALS not in metadata or not partitions.get(key):
+                rows[key] += figures.pop(ROW_COUNT)
+                for figure in ("rejected", "deduplicated", "flagged"):
+                    quality[key][figure] += figures[figure]
+                drift = quality[key]["drift"]
+                drift.extend(change for change in figures["drift"] if change not in drift)
             partitions.setdefault(key, set()).add(materialization.partition)
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data

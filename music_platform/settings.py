@@ -232,6 +232,8 @@ class Settings(BaseSettings):
     # DuckDB memory for dbt's builds (it may take 80% of RAM otherwise); past it, it spills to
     # disk. Keeps a 10M-event run under 2 GiB in all; raise it on a bigger machine.
     dbt_duckdb_memory_limit: str = "768MB"
+    # The team that owns every asset, shown in the UI (Dagster's `team:` or an email address).
+    owner: str = "team:data-platform"
     # Share of a partition's rows that may be rejected before its blocking check fails.
     max_reject_rate: float = Field(0.01, ge=0, le=1)
     # Per-source overrides of it, as JSON: '{"kaggle": 0.05, "events_file": 0.02}' (keys in

@@ -75,6 +75,7 @@ def graph_shape(defs: dg.Definitions) -> dict[str, Any]:
             "parents": sorted(parent.to_user_string() for parent in node.parent_keys),
             "partitions": str(node.partitions_def) if node.partitions_def else None,
             "group": node.group_name,
+            "owners": sorted(node.owners),
             "materializable": node.is_materializable,
             "checks": sorted(check.name for check in graph.get_check_keys_for_assets({key})),
             "automation": node.automation_condition.get_label()
@@ -92,7 +93,19 @@ def graph_shape(defs: dg.Definitions) -> dict[str, Any]:
         for schedule in defs.schedules or []
         if isinstance(schedule, dg.ScheduleDefinition)
     }
-    return {"assets": assets, "jobs": jobs, "sensors": sensors, "schedules": schedules}
+    undescribed = sorted(
+        f"{spec.asset_key.to_user_string()}:{spec.name}"
+        for assets_def in graph.assets_defs
+        for spec in assets_def.check_specs
+        if not spec.description
+    )
+    return {
+        "assets": assets,
+        "jobs": jobs,
+        "sensors": sensors,
+        "schedules": schedules,
+        "checks_without_description": undescribed,
+    }
 
 
 def _shape_in(tmp_path: Path, configure) -> dict[str, Any]:
@@ -125,3 +138,13 @@ def test_every_node_label_is_unique(default_shape: dict[str, Any]) -> None:
     assert len(labels) == len(set(labels)), sorted(
         label for label in labels if labels.count(label) > 1
     )
+
+
+def test_every_asset_has_the_owner_and_every_check_a_description(
+    default_shape: dict[str, Any],
+) -> None:
+    """The UI shows who to ask about an asset and what each check judges."""
+    assert {tuple(node["owners"]) for node in default_shape["assets"].values()} == {
+        ("team:data-platform",)
+    }
+    assert default_shape["checks_without_description"] == []

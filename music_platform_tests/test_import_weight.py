@@ -23,7 +23,6 @@ DEFERRED = (
     "scipy",
     "sklearn",
     "spotipy",
-    "matplotlib",
     "fastapi",
     "uvicorn",
     "confluent_kafka",

@@ -196,6 +196,23 @@ def test_relation_row_counts_within_a_window(warehouse: SnowflakeWarehouse) -> N
     ) == {"day": 8}
 
 
+def test_relation_daily_row_counts_and_columns(warehouse: SnowflakeWarehouse) -> None:
+    two_days = pa.concat_tables([_listens("2024-03-10", 12), _listens("2024-03-11", 8)])
+    warehouse.replace_partitions(
+        "listens",
+        two_days,
+        partition_column="listen_date",
+        partition_keys=["2024-03-10", "2024-03-11"],
+    )
+    relation = f"{warehouse.settings.database.lower()}.landing.listens"
+    assert warehouse.relation_daily_row_counts(
+        {"facts": relation}, date_column="listen_date", window=("2024-03-01", "2024-03-31")
+    ) == {"facts": {"2024-03-10": 12, "2024-03-11": 8}}
+    columns = warehouse.relation_columns({"facts": relation})["facts"]
+    assert columns["listen_date"] == "DATE"
+    assert set(columns) == set(two_days.schema.names)
+
+
 def test_fetch_arrow_returns_the_query_rows_with_lower_case_names(
     warehouse: SnowflakeWarehouse,
 ) -> None:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from music_platform.defs.recommender.plots import metrics_chart
 from music_platform.defs.recommender.training import (
     PRIMARY_METRIC,
     ModelFactory,
@@ -81,14 +80,16 @@ def _metrics_table(outcome: TrainingOutcome) -> str:
     return "\n".join(rows)
 
 
-def _metrics_plot(outcome: TrainingOutcome) -> dg.MetadataValue:
-    series = {
-        f"model {outcome.card.version}": outcome.card.metrics,
-        "popularity baseline": outcome.card.baseline_metrics,
+def _metric_figures(outcome: TrainingOutcome) -> dict[str, dg.MetadataValue]:
+    """Each metric of the model and of its popularity baseline as a number, which Dagster plots
+    across the model's versions on the asset's Plots tab."""
+    return {
+        **{name: dg.MetadataValue.float(value) for name, value in outcome.card.metrics.items()},
+        **{
+            f"baseline {name}": dg.MetadataValue.float(value)
+            for name, value in outcome.card.baseline_metrics.items()
+        },
     }
-    if outcome.previous:
-        series[f"promoted before ({outcome.previous.version})"] = outcome.previous.metrics
-    return metrics_chart(series, title=f"{outcome.card.kind}: top-10 metrics")
 
 
 def gate_checks(outcome: TrainingOutcome) -> list[dg.AssetCheckResult]:
@@ -268,8 +269,7 @@ def recommender_model(
             "interactions": interactions.nnz,
             "train_seconds": round(outcome.train_seconds, 3),
             "metrics": dg.MetadataValue.md(_metrics_table(outcome)),
-            "metrics_plot": _metrics_plot(outcome),
-            **{name: dg.MetadataValue.float(value) for name, value in outcome.card.metrics.items()},
+            **_metric_figures(outcome),
         }
     )
     yield from gate_checks(outcome)

@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from music_platform.lib.schemas import LOAD_METADATA_TYPES
+
 if TYPE_CHECKING:
     import polars as pl
+
+    from music_platform.lib.schemas import TableContract
 
 PREVIEW_ROWS = 10
 
@@ -42,3 +46,19 @@ def table_metadata(
         "preview": markdown_preview(frame),
         **(extra or {}),
     }
+
+
+def contract_column_schema(contract: TableContract) -> dg.TableSchema:
+    """The table's columns with the types staging and the warehouse create it with (its
+    contract), the primary key marked, for the UI's column list."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                column_type.value,
+                constraints=dg.TableColumnConstraints(nullable=name not in contract.primary_key),
+                description="primary key" if name in contract.primary_key else None,
+            )
+            for name, column_type in {**contract.column_types, **LOAD_METADATA_TYPES}.items()
+        ]
+    )

@@ -18,6 +18,7 @@ Each source's reject limit is MUSIC_PLATFORM_MAX_REJECT_RATE unless MUSIC_PLATFO
 sets its own (listens: the listening provider's; tracks, artists, users: `catalogue`).
 """
 
+import datetime as dt
 import statistics
 import uuid
 from collections.abc import Iterable, Iterator
@@ -41,7 +42,11 @@ from music_platform.defs.shared.keys import (
     single_run_backfill,
 )
 from music_platform.defs.shared.keys import staging_key as _staging_key
-from music_platform.defs.shared.metadata import table_metadata
+from music_platform.defs.shared.metadata import (
+    contract_column_schema,
+    markdown_preview,
+    table_metadata,
+)
 from music_platform.lib import schemas
 from music_platform.lib.quality import compare, limits
 from music_platform.lib.sources.selection import SourceSelection
@@ -202,6 +207,38 @@ def _drift(results: list[LoadResult]) -> list[dict[str, str]]:
     return [{"column": column, "change": change} for column, change in sorted(changes)]
 
 
+def _day_metadata(
+    result: LoadResult, received: int, staged_rows: int, unknown_tracks: int
+) -> dict[str, object]:
+    """A day's own figures, attached to that partition's materialization alone: the numbers
+    Dagster plots across partitions (volume, reject rate, match rate, duplicates, late events,
+    freshness lag). `staged_rows` is what the partition holds after the load (the previous
+    state when a blocking check refused it); `unknown_tracks` the day's listens of tracks not yet
+    in the catalogue (kept and flagged)."""
+    deduplicated = _deduplicated([result])
+    rejected = result.rows_rejected - deduplicated
+    judged = max(result.rows_loaded + rejected, 1)
+    day_end = dt.datetime.combine(
+        dt.date.fromisoformat(result.partition_key or "") + dt.timedelta(days=1), dt.time(), dt.UTC
+    )
+    lag = dt.datetime.now(dt.UTC) - day_end
+    return {
+        "dagster/row_count": dg.MetadataValue.int(staged_rows),
+        "received": dg.MetadataValue.int(received),
+        "rejected": dg.MetadataValue.int(rejected),
+        "deduplicated": dg.MetadataValue.int(deduplicated),
+        "flagged": dg.MetadataValue.int(unknown_tracks),
+        "late": dg.MetadataValue.int(result.streamed.late if result.streamed else 0),
+        "reject_rate": dg.MetadataValue.float(round(rejected / judged, 6)),
+        # Share of the day's events whose track the staged catalogue knows.
+        "match_rate": dg.MetadataValue.float(round(1 - unknown_tracks / judged, 6)),
+        # How long after the day ended its listens were staged.
+        "freshness_lag_hours": dg.MetadataValue.float(round(lag.total_seconds() / 3600, 2)),
+        "batch_ids": [result.batch_id],
+        "blocked": result.refused or "no",
+    }
+
+
 def _load_metadata(frame_rows: int, results: list[LoadResult], source: str) -> dict:
     deduplicated = _deduplicated(results)
     return {
@@ -271,6 +308,7 @@ def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
                 staging_key(contract),
                 deps=list(CATALOGUE_PROVIDERS[contract.name]),
                 description=f"Typed {contract.name}, one row per {contract.primary_key[0]}.",
+                metadata={"dagster/column_schema": contract_column_schema(contract)},
                 group_name="staging",
                 kinds=KINDS,
                 freshness_policy=CATALOGUE_FRESHNESS,
@@ -339,6 +377,7 @@ def _listens_asset() -> dg.AssetsDefinition:
                     "their day are rejected with the reason; those of tracks not yet in the "
                     "catalogue are kept and flagged."
                 ),
+                metadata={"dagster/column_schema": contract_column_schema(schemas.LISTENS)},
                 group_name="staging",
                 kinds=KINDS,
                 freshness_policy=DAILY_FRESHNESS,
@@ -382,7 +421,6 @@ def _stage_listens(
     volumes: list[compare.Finding] = []
     blocked: list[str] = []
     unknown = _UnknownTracks(settings.min_match_rate)
-    received = 0
     source_name = "unknown"
     for partition_key in context.partition_keys:
         raw, source_name = _read_day(selection, settings, store, partition_key)
@@ -404,7 +442,6 @@ def _stage_listens(
             history[partition_key] = result.rows_loaded
         else:
             blocked.append(reason)
-        received += raw.height + (result.streamed.received if result.streamed else 0)
         context.log.info(
             f"{partition_key}: staged {result.rows_loaded} events "
             f"({result.streamed.loaded if result.streamed else 0} streamed), "
@@ -413,12 +450,21 @@ def _stage_listens(
         )
         results.append(result)
         volumes.append(judge.volume)
+        received_today = raw.height + (result.streamed.received if result.streamed else 0)
+        staged_rows = store.count(schemas.LISTENS, partition_key) if reason else result.rows_loaded
+        context.add_asset_metadata(
+            _day_metadata(result, received_today, staged_rows, judge.unknown),
+            partition_key=partition_key,
+        )
     preview = pl.from_arrow(store.read(schemas.LISTENS, context.partition_keys[-1:])).head(10)
+    # The window's shared metadata; each day's figures (added above per partition) replace its
+    # counts in that day's materialization.
     yield dg.MaterializeResult(
         metadata={
-            **table_metadata(preview),
-            **_load_metadata(received, results, source_name),
-            "flagged": unknown.listens,
+            "preview": markdown_preview(preview),
+            "source": source_name,
+            "drift": dg.MetadataValue.json(_drift(results)),
+            "load_seconds": round(sum(r.seconds for r in results), 3),
             **selection.as_metadata(),
             "engine": staging.engine,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
@@ -430,7 +476,44 @@ def _stage_listens(
         _volume_check(schemas.LISTENS, volumes),
         *unknown.checks(),
     ]
-    yield from selected_checks(context, checks)
+    failed_days = {
+        "reject_rate_within_threshold": [
+            result.partition_key or ""
+            for result in results
+            if not _reject_finding(schemas.LISTENS, [result], limit).passed
+        ],
+        VOLUME_CHECK: [
+            day
+            for day, finding in zip(context.partition_keys, volumes, strict=True)
+            if not finding.passed
+        ],
+    }
+    window = context.partition_keys
+    yield from selected_checks(
+        context,
+        [
+            _naming_partitions(check, window, failed_days.get(check.check_name, []))
+            for check in checks
+        ],
+    )
+
+
+def _naming_partitions(
+    check: dg.AssetCheckResult, window: list[str], failed_days: list[str]
+) -> dg.AssetCheckResult:
+    """The check's result with the partitions it judged and, failing, the days that failed
+    first, so the run's and the check's pages say which day failed and why."""
+    judged = window[0] if len(window) == 1 else f"{window[0]} .. {window[-1]}"
+    failed = ", ".join(day for day in failed_days if day)
+    where = f"failed on {failed}" if failed and not check.passed else f"partitions {judged}"
+    return dg.AssetCheckResult(
+        asset_key=check.asset_key,
+        check_name=check.check_name,
+        passed=check.passed,
+        severity=check.severity,
+        metadata={**check.metadata, "partitions": judged, "failed_partitions": failed or "none"},
+        description=f"{where}: {check.description}",
+    )
 
 
 def _read_day(

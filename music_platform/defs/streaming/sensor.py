@@ -149,10 +149,18 @@ def streamed_days_sensor(
     ]
     if ready:
         context.log.info(f"streamed days ready: {', '.join(sorted(ready))}")
+    reported = "materialized" if isinstance(event, dg.AssetMaterialization) else "observed"
     return dg.SensorResult(
         run_requests=requests,
         asset_events=events,
         cursor=json.dumps({"rows": stats.rows, "days": {**cursor["days"], **ready}}),
+        # A tick without runs still says what it did, not "returned an empty result".
+        skip_reason=None
+        if requests
+        else (
+            f"{reported} {STREAM_KEY.to_user_string()} ({stats.rows} events) and ran its check; "
+            "no ended day with new streamed events to stage"
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliInvocation,
@@ -43,6 +44,8 @@ DAILY_TAG = "daily"
 # production, the pipeline's builds leave them out.
 BUILD = ("build", "--exclude-resource-type", "unit_test")
 LISTEN_DATE = "listen_date"  # every daily model carries the day it belongs to
+# A test's `where` that macros/get_where_subquery.sql turns into the run's daily window.
+PARTITION_WINDOW = "__partition_window__"
 GROUPS = {
     "staging": "dbt_staging",
     "intermediate": "dbt_intermediate",
@@ -76,6 +79,87 @@ class MusicPlatformTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             freshness_policy=DAILY_FRESHNESS if daily else CATALOGUE_FRESHNESS
         )
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        # AssetCheckSpec has no replace_attributes; it keeps NamedTuple's _replace.
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
+
+# A `ref('model')` or `source('schema', 'table')` in a test's arguments, shown as its name.
+REFERENCE = re.compile(r"(?:ref|source)\(\s*((?:['\"]\w+['\"]\s*,?\s*)+)\)")
+
+
+def _readable(value: Any) -> str:
+    """A test argument as a reader would write it: refs as the model's name, lists joined."""
+    if isinstance(value, list):
+        return ", ".join(_readable(item) for item in value)
+    text = str(value)
+    return REFERENCE.sub(lambda match: ".".join(re.findall(r"\w+", match[1])), text)
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test asserts, in a sentence: its YAML `description` when it has one, else
+    built from the generic test's name, column and arguments; then what a failure does."""
+    metadata = test.get("test_metadata") or {}
+    arguments = {key: value for key, value in metadata.get("kwargs", {}).items() if key != "model"}
+    column = f"`{arguments.pop('column_name')}`" if "column_name" in arguments else "the row"
+    generic = {
+        "not_null": lambda: f"{column} is never null.",
+        "unique": lambda: f"{column} is unique: no two rows share a value.",
+        "is_non_negative": lambda: f"{column} is never negative.",
+        "relationships": lambda: (
+            f"Every {column} exists as `{arguments['field']}` in {_readable(arguments['to'])}."
+        ),
+        "accepted_values": lambda: f"{column} is one of {_readable(arguments['values'])}.",
+        "accepted_range": lambda: f"{column} is within {_range(arguments)}.",
+        "expression_is_true": lambda: f"{column} {arguments['expression']} on every row.",
+        "unique_combination_of_columns": lambda: (
+            f"No two rows share ({_readable(arguments['combination_of_columns'])})."
+        ),
+    }
+    name = metadata.get("name")
+    if test.get("description"):
+        what = test["description"]
+    elif name in generic:
+        what = generic[name]()
+    elif name:
+        shown = ", ".join(f"{key}={_readable(value)}" for key, value in arguments.items())
+        what = f"dbt test `{name}` on {column}" + (f" ({shown})" if shown else "") + "."
+    else:
+        what = f"{test['original_file_path']} returns no rows."
+    severity = (test.get("config") or {}).get("severity") or "error"
+    where = (test.get("config") or {}).get("where")
+    scope = {None: "", PARTITION_WINDOW: "Judged on the run's partition window."}
+    return " ".join(
+        part
+        for part in [
+            what,
+            scope.get(where, f"Only rows where {where}."),
+            "A failure blocks what is built from it."
+            if severity.lower() == "error"
+            else "A failure warns; the data flows on.",
+        ]
+        if part
+    )
+
+
+def _range(arguments: Mapping[str, Any]) -> str:
+    low, high = arguments.get("min_value"), arguments.get("max_value")
+    inclusive = arguments.get("inclusive", True)
+    if high is None:
+        return f"{'>=' if inclusive else '>'} {low}"
+    if low is None:
+        return f"{'<=' if inclusive else '<'} {high}"
+    return f"[{low}, {high}]" if inclusive else f"({low}, {high})"
 
 
 class CatalogueTranslator(MusicPlatformTranslator):
@@ -161,11 +245,20 @@ def with_row_counts(
     *,
     window: tuple[str, str] | None = None,
 ) -> Iterator[Any]:
-    """Attach `dagster/row_count` to each model's output once dbt has finished.
-
-    For daily models the count covers the run's window, so it says what this run wrote.
-    """
-    buffered = list(invocation.stream())
+    """The invocation's events with what the warehouse says once dbt has finished: each
+    model's `dagster/row_count` and its columns with their types (`dagster/column_schema`,
+    the descriptions from the manifest); for daily models each partition's own count, in that
+    partition's materialization. Each test's check result says what it judged and, failing,
+    why. A build that failed only because tests failed ends with the failed checks (Dagster
+    names them in the step's failure), not with dbt's stack trace."""
+    buffered: list[Any] = []
+    try:
+        for event in invocation.stream():
+            buffered.append(event)
+    except DagsterDbtCliRuntimeError:
+        if not _only_tests_failed(invocation, buffered):
+            raise
+    context = invocation.context
     nodes = invocation.get_artifact("manifest.json")["nodes"]
     relations = {}
     for event in buffered:
@@ -173,19 +266,111 @@ def with_row_counts(
             node = nodes.get(event.metadata.get("unique_id", dg.MetadataValue.text("")).value)
             if node and node.get("relation_name"):
                 relations[event.output_name] = node["relation_name"]
-    counts = warehouse.client().relation_row_counts(
+    client = warehouse.client()
+    counts = client.relation_row_counts(
         relations, date_column=LISTEN_DATE if window else None, window=window
     )
+    columns = client.relation_columns(relations)
+    daily = (
+        client.relation_daily_row_counts(relations, date_column=LISTEN_DATE, window=window)
+        if window
+        else {}
+    )
+    scope = f"partitions {window[0]} .. {window[1]}" if window else "the whole table"
     for event in buffered:
         if isinstance(event, dg.Output) and event.output_name in counts:
+            node = nodes[event.metadata["unique_id"].value]
+            if isinstance(context, dg.AssetExecutionContext) and event.output_name in daily:
+                _add_daily_counts(context, event.output_name, daily[event.output_name])
             yield event.with_metadata(
                 {
                     **event.metadata,
                     "dagster/row_count": dg.MetadataValue.int(counts[event.output_name]),
+                    "dagster/column_schema": _column_schema(
+                        columns[event.output_name], node.get("columns", {})
+                    ),
                 }
             )
+        elif isinstance(event, dg.AssetCheckResult):
+            yield _explained(event, nodes, scope, context)
         else:
             yield event
+
+
+def _only_tests_failed(invocation: DbtCliInvocation, events: list[Any]) -> bool:
+    """dbt failed because error-severity tests failed (their checks are among `events`), and
+    nothing errored: no model, and no test that could not run."""
+    results = invocation.get_artifact("run_results.json").get("results", [])
+    errored = [result for result in results if result.get("status") == "error"]
+    failed_checks = [
+        event
+        for event in events
+        if isinstance(event, dg.AssetCheckResult)
+        and not event.passed
+        and event.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    return not errored and bool(failed_checks)
+
+
+def _add_daily_counts(
+    context: dg.AssetExecutionContext, output_name: str, rows_by_day: Mapping[str, int]
+) -> None:
+    """Each partition of the run gets its own day's count (0 for a day without rows)."""
+    key = context.assets_def.keys_by_output_name[output_name]
+    for day in context.partition_keys:
+        context.add_asset_metadata(
+            {"dagster/row_count": dg.MetadataValue.int(rows_by_day.get(day, 0))},
+            asset_key=key,
+            partition_key=day,
+        )
+
+
+def _column_schema(
+    types: Mapping[str, str], documented: Mapping[str, Mapping[str, Any]]
+) -> dg.TableSchema:
+    """The relation's columns in the warehouse's order and types, with the YAML's descriptions."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                column_type,
+                description=(documented.get(name) or {}).get("description") or None,
+            )
+            for name, column_type in types.items()
+        ]
+    )
+
+
+def _explained(
+    result: dg.AssetCheckResult,
+    nodes: Mapping[str, Any],
+    scope: str,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext | None,
+) -> dg.AssetCheckResult:
+    """The test's result with a description naming what was judged and, failing, the reason."""
+    unique_id = result.metadata.get("unique_id", dg.MetadataValue.text("")).value
+    test = nodes.get(unique_id, {})
+    failures = result.metadata.get("dagster_dbt/failed_row_count")
+    failing = getattr(failures, "value", failures)
+    if result.passed:
+        description = f"passed on {scope}"
+    else:
+        description = (
+            f"failed on {scope}: {failing if failing is not None else 'some'} failing rows. "
+            + (describe_test(test) if test else "")
+        )
+        if context is not None:
+            context.log.error(
+                f"{result.asset_key.to_user_string()} {result.check_name} {description}"
+            )
+    return dg.AssetCheckResult(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        severity=result.severity,
+        metadata={**result.metadata, "partitions": scope},
+        description=description.strip(),
+    )
 
 
 @dbt_assets(

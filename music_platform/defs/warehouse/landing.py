@@ -18,7 +18,7 @@ from music_platform.defs.shared.keys import (
     staging_key,
 )
 from music_platform.defs.shared.keys import landing_key as _landing_key
-from music_platform.defs.shared.metadata import markdown_preview
+from music_platform.defs.shared.metadata import contract_column_schema, markdown_preview
 from music_platform.lib import schemas
 from music_platform.resources.staging import StagingResource
 from music_platform.resources.warehouse import WarehouseResource
@@ -38,14 +38,19 @@ def _reconciles_spec(contract: schemas.TableContract) -> dg.AssetCheckSpec:
 
 
 def _reconciliation(
-    contract: schemas.TableContract, staged: int, landed: int
+    contract: schemas.TableContract, staged: int, landed: int, unequal_days: list[str]
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=landing_key(contract),
         check_name="reconciles_with_staging",
-        passed=staged == landed,
-        metadata={"staged_rows": staged, "landed_rows": landed},
-        description=f"staging has {staged} rows, the warehouse {landed}",
+        passed=staged == landed and not unequal_days,
+        metadata={
+            "staged_rows": staged,
+            "landed_rows": landed,
+            "unequal_partitions": ", ".join(unequal_days) or "none",
+        },
+        description=f"staging has {staged} rows, the warehouse {landed}"
+        + (f"; partitions that differ: {', '.join(unequal_days)}" if unequal_days else ""),
     )
 
 
@@ -80,6 +85,7 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
                 description=(
                     f"Staged {contract.name} copied into the warehouse for dbt's `landing` source."
                 ),
+                metadata={"dagster/column_schema": contract_column_schema(contract)},
                 group_name="warehouse",
                 kinds={"python"},
                 freshness_policy=DAILY_FRESHNESS if partitioned else CATALOGUE_FRESHNESS,
@@ -114,15 +120,30 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
                     partition_column=contract.partition_column,
                     partition_keys=batch,
                 )
-            landed = client.count(
-                contract.name, partition_column=contract.partition_column, partition_keys=keys
-            )
+            landed_by_day = {
+                key: client.count(
+                    contract.name, partition_column=contract.partition_column, partition_keys=[key]
+                )
+                for key in keys
+            }
+            # Each day's materialization carries that day's own count.
+            for key, rows in landed_by_day.items():
+                context.add_asset_metadata(
+                    {
+                        "dagster/row_count": dg.MetadataValue.int(rows),
+                        "staged_rows": staged_by_day[key],
+                    },
+                    partition_key=key,
+                )
+            landed = sum(landed_by_day.values())
             staged = sum(staged_by_day.values())
+            unequal = [key for key in keys if staged_by_day[key] != landed_by_day[key]]
         else:
             data = store.read(contract)
             written = client.replace_table(contract.name, data)
             landed = client.count(contract.name)
             staged = store.count(contract)
+            unequal = []
         context.log.info(f"landed {written} {contract.name} rows in the warehouse")
         yield dg.MaterializeResult(
             metadata={
@@ -131,7 +152,7 @@ def _landing_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
                 "preview": markdown_preview(pl.from_arrow(data.slice(0, 10))),
             }
         )
-        yield from selected_checks(context, [_reconciliation(contract, staged, landed)])
+        yield from selected_checks(context, [_reconciliation(contract, staged, landed, unequal)])
 
     return _asset
 

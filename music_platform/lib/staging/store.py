@@ -75,6 +75,8 @@ class StreamedRows:
     loaded: int
     rejected: int
     reject_reasons: dict[str, int]
+    late: int = 0
+    """Events staged (in `loaded`) that were consumed after their day had ended."""
     unknown_tracks: int = 0
     """Loaded events of a track not (yet) in the catalogue."""
 

@@ -292,7 +292,9 @@ def streamed_day_statements(
                 e.played_at > :future_after AS in_future,
                 coalesce(e.ms_played > CAST(t.duration_ms AS BIGINT) * {MAX_PLAY_TO_TRACK}, false)
                     AS too_long,
-                b.event_id IS NOT NULL AS in_batch
+                b.event_id IS NOT NULL AS in_batch,
+                -- Consumed after its UTC day had ended, as the consumer counts `late`.
+                e.listen_date < CAST(e.loaded_at AT TIME ZONE 'UTC' AS DATE) AS late
             FROM {tables[LISTEN_EVENTS.name]} e
             LEFT JOIN {tables[TRACKS.name]} t ON t.track_id = e.track_id
             LEFT JOIN {tables[USERS.name]} u ON u.user_id = e.user_id
@@ -315,7 +317,12 @@ def streamed_day_statements(
             CAST({dialect.json_object}({record}) AS VARCHAR), :batch_id, :loaded_at
         FROM {_DAY_TABLE} WHERE rejected"""
     counts = ", ".join(
-        ["count(*)", "count(*) FILTER (WHERE NOT rejected)", "count(*) FILTER (WHERE rejected)"]
+        [
+            "count(*)",
+            "count(*) FILTER (WHERE NOT rejected)",
+            "count(*) FILTER (WHERE rejected)",
+            "count(*) FILTER (WHERE late AND NOT rejected)",
+        ]
         + [f"count(*) FILTER (WHERE {flag})" for flag in _RULES]
         + ["count(*) FILTER (WHERE unknown_track AND NOT rejected)"]
     )
@@ -336,11 +343,12 @@ def streamed_day_statements(
 
 def streamed_rows(counts: tuple[int, ...]) -> StreamedRows:
     """What the day's streamed events added, from the count query's row."""
-    received, loaded, rejected, *by_rule, unknown_tracks = (int(count) for count in counts)
+    received, loaded, rejected, late, *by_rule, unknown_tracks = (int(count) for count in counts)
     return StreamedRows(
         received=received,
         loaded=loaded,
         rejected=rejected,
+        late=late,
         reject_reasons={
             label: count for label, count in zip(_RULES.values(), by_rule, strict=True) if count
         },

@@ -115,6 +115,31 @@ class DuckDBWarehouse:
                 counts[name] = int(row[0]) if row else 0
         return counts
 
+    def relation_daily_row_counts(
+        self, relations: Mapping[str, str], *, date_column: str, window: tuple[str, str]
+    ) -> dict[str, dict[str, int]]:
+        """Rows per relation and day (ISO date) within the inclusive window; days without rows
+        are left out. Counted after dbt has finished, as relation_row_counts."""
+        counts: dict[str, dict[str, int]] = {}
+        with self.connect(read_only=True) as connection:
+            for name, relation in relations.items():
+                rows = connection.execute(
+                    f'SELECT CAST("{date_column}" AS VARCHAR), COUNT(*) FROM {relation} '
+                    f'WHERE "{date_column}" BETWEEN ? AND ? GROUP BY 1',
+                    list(window),
+                ).fetchall()
+                counts[name] = {day: int(count) for day, count in rows}
+        return counts
+
+    def relation_columns(self, relations: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """Each relation's columns and their types as the warehouse reports them."""
+        columns: dict[str, dict[str, str]] = {}
+        with self.connect(read_only=True) as connection:
+            for name, relation in relations.items():
+                described = connection.execute(f"DESCRIBE {relation}").fetchall()
+                columns[name] = {row[0]: str(row[1]) for row in described}
+        return columns
+
     @staticmethod
     def _ensure_table(connection: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {LANDING_SCHEMA}")

@@ -206,6 +206,38 @@ class SnowflakeWarehouse:
                 counts[name] = int(row[0]) if row else 0
         return counts
 
+    def relation_daily_row_counts(
+        self, relations: Mapping[str, str], *, date_column: str, window: tuple[str, str]
+    ) -> dict[str, dict[str, int]]:
+        """Rows per relation and day (ISO date) within the inclusive window; days without rows
+        are left out."""
+        counts: dict[str, dict[str, int]] = {}
+        column = quote_identifier(date_column)
+        with self.connect() as connection, connection.cursor() as cursor:
+            for name, relation in relations.items():
+                rows = cursor.execute(
+                    f"SELECT TO_VARCHAR({column}, 'YYYY-MM-DD'), COUNT(*) FROM {relation} "
+                    f"WHERE {column} BETWEEN ? AND ? GROUP BY 1",
+                    list(window),
+                ).fetchall()
+                counts[name] = {str(day): int(count) for day, count in rows}
+        return counts
+
+    def relation_columns(self, relations: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """Each relation's columns and their types, from the result description of an empty
+        query (works alike for tables and views)."""
+        from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+        columns: dict[str, dict[str, str]] = {}
+        with self.connect() as connection, connection.cursor() as cursor:
+            for name, relation in relations.items():
+                cursor.execute(f"SELECT * FROM {relation} LIMIT 0")
+                columns[name] = {
+                    field.name.lower(): FIELD_ID_TO_NAME.get(field.type_code, "?")
+                    for field in cursor.description or []
+                }
+        return columns
+
     @staticmethod
     def _columns(schema: pa.Schema) -> list[str]:
         return [name.upper() for name in schema.names]

@@ -167,6 +167,9 @@ def test_streamed_day_reaches_fct_listens_after_the_sensor_run(tmp_path: Path, b
             )
         )
         assert again.run_requests == []
+        # The tick reported events, so it says so rather than "returned an empty result".
+        assert again.skip_reason is not None
+        assert "observed stream/listen_events" in again.skip_reason.skip_message
     assert _facts(home, day) == batch_rows + STREAMED
 
 
