@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from music_platform.lib.processes import interrupt_on_stop_signals
 from music_platform.settings import Settings, SettingsError, get_settings
 
 console = Console(stderr=True)
@@ -64,6 +65,7 @@ def mcp(
 ) -> None:
     """Serve the agent's tools over the Model Context Protocol, under the same SQL guard, limits
     and tracing as `ask`."""
+    interrupt_on_stop_signals()
     if transport not in ("stdio", "streamable-http"):
         console.print(
             f"[bold red]error:[/] --transport {transport!r}: use stdio or streamable-http"
@@ -73,9 +75,15 @@ def mcp(
     from music_platform.lib.agent.mcp_server import build_server
     from music_platform.lib.agent.tools import Toolbox
 
-    server = build_server(Toolbox(settings, surface=f"mcp-{transport}"))
+    toolbox = Toolbox(settings, surface=f"mcp-{transport}")
+    server = build_server(toolbox)
     chosen: Literal["stdio", "streamable-http"] = transport  # type: ignore[assignment]
-    if chosen == "stdio":
-        server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+    try:
+        if chosen == "stdio":
+            server.run("stdio")
+        else:
+            server.run("streamable-http", host=host, port=port)
+    except KeyboardInterrupt:
+        pass  # SIGINT or SIGTERM: a requested stop, not an error
+    finally:
+        toolbox.close()

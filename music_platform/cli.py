@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from music_platform.lib.disk_space import out_of_space
+from music_platform.lib.processes import default_stop_signals, interrupt_on_stop_signals
 from music_platform.settings import (
     SettingsError,
     SourceMode,
@@ -241,6 +243,7 @@ def dev(
     # read from the environment.
     os.environ.update(dbt_environment(settings))
     prepare_manifest(settings)
+    default_stop_signals()
     os.execvp(
         sys.executable,
         [
@@ -315,6 +318,8 @@ def serve(
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs). Picks up newly promoted models
     without a restart."""
+    # uvicorn takes both signals once it listens; until then they must not be ignored either.
+    interrupt_on_stop_signals()
     try:
         settings = get_settings()
     except SettingsError as error:
@@ -324,7 +329,9 @@ def serve(
     from music_platform.serving.api import create_app
 
     service = create_app(settings.models_dir, max_concurrency=settings.serve_max_concurrency)
-    uvicorn.run(service, host=host, port=port, log_level="info")
+    # uvicorn shuts down gracefully on either signal, then raises it again for the caller.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(service, host=host, port=port, log_level="info")
 
 
 # The music agent (issue 11): `ask` and `mcp` live in agent_cli.py.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from music_platform.lib.processes import STOP_SIGNALS
 from music_platform.settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
@@ -265,15 +266,17 @@ def consume(
 ) -> None:
     """Land events into staging's listen_events in batches, exactly once: rows and partition
     offsets commit together; invalid events go to the dead-letter topic and the rejects table."""
+    # Either signal ends the current batch and stops; set before the slow imports, since a
+    # background job starts with SIGINT ignored.
+    stop = threading.Event()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: stop.set())
     settings = _settings_or_exit()
     from music_platform.lib.staging.store import StagingError
     from music_platform.lib.streaming.consumer import ConsumeReport, EventConsumer
     from music_platform.lib.streaming.kafka import StreamingError
     from music_platform.resources import staging_resource
 
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     store = staging_resource(settings).store()
     consumer = EventConsumer(store, settings.kafka, group=group)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -97,6 +98,7 @@ class Agent:
         self.max_rounds = toolbox.settings.agent_max_rounds
         self._secrets = secret_values(toolbox.settings)
         self._understander: Understander | None = None
+        self._understander_version: Path | None = None
         self._understander_lock = threading.Lock()
 
     @classmethod
@@ -124,14 +126,16 @@ class Agent:
         return self._finish(question, routed.text, routed.outcomes, 0, notice, routed.status)
 
     def understander(self) -> Understander | None:
-        """The rules' reader of questions, built once from the warehouse's names; None while
-        the warehouse cannot be read (the fixed phrasings answer then)."""
+        """The rules' reader of questions, built from the marts' names and rebuilt when a new
+        snapshot is published; None while none can be read (the fixed phrasings answer then)."""
         with self._understander_lock:
-            if self._understander is None:
-                try:
+            try:
+                version = self.toolbox.marts.version()
+                if self._understander is None or version != self._understander_version:
                     self._understander = self.toolbox.read(Understander.from_warehouse)
-                except (ToolRefusedError, duckdb.Error):
-                    return None
+                    self._understander_version = version
+            except (ToolRefusedError, FileNotFoundError, duckdb.Error):
+                return None
             return self._understander
 
     # -- with a model ----------------------------------------------------------------------

@@ -43,6 +43,7 @@ from music_platform.lib.recommender.service import (
     NotFoundError,
     RecommendationService,
 )
+from music_platform.lib.warehouse.snapshot import MartsReader, snapshot_link
 from music_platform.settings import Settings
 
 Read = TypeVar("Read")
@@ -239,19 +240,18 @@ class Toolbox:
         *,
         tracer: ToolTracer | None = None,
         surface: str = "agent",
-        warehouse_path: Path | None = None,
         models_dir: Path | None = None,
         semantic_manifest: Path | None = None,
     ) -> None:
         self.settings = settings
         self.surface = surface
-        self.warehouse_path = warehouse_path or settings.warehouse_path
+        # The marts' published snapshot, never the warehouse the pipeline writes.
+        self.marts = MartsReader(snapshot_link(settings.home_dir), open_marts)
         self.service = RecommendationService(models_dir or settings.models_dir)
         self.tracer = tracer or ToolTracer(
             settings.agent_trace_path, secrets=secret_values(settings)
         )
         self.allowed_tables = marts_tables()
-        self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self.tools = {tool.name: tool for tool in TOOLS}
         self.metric_layer = MetricLayer(semantic_manifest or DEFAULT_SEMANTIC_MANIFEST)
@@ -317,15 +317,8 @@ class Toolbox:
 
     # -- shared plumbing -------------------------------------------------------------------
     def connection(self) -> duckdb.DuckDBPyConnection:
-        if self._connection is None:
-            try:
-                self._connection = open_marts(self.warehouse_path)
-            except duckdb.IOException as error:
-                raise ToolRefusedError(
-                    f"the warehouse at {self.warehouse_path} cannot be opened read-only "
-                    f"({str(error).splitlines()[0]}); retry when the running pipeline is done"
-                ) from None
-        return self._connection
+        """The current snapshot's connection; callers hold `_lock`."""
+        return self.marts.connection()
 
     def read(self, reader: Callable[[duckdb.DuckDBPyConnection], Read]) -> Read:
         """`reader` run on the read-only warehouse connection, one caller at a time."""
@@ -350,9 +343,8 @@ class Toolbox:
         }
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            self.marts.close()
 
 
 def secret_values(settings: Settings) -> list[str]:

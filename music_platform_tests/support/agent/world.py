@@ -17,6 +17,7 @@ from music_platform.lib.rag.embedding import default_embedder
 from music_platform.lib.rag.index import refresh_index
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.lib.synthetic import SyntheticConfig
+from music_platform.lib.warehouse.snapshot import publish_snapshot
 from music_platform.settings import Settings
 from music_platform_tests.support.synthetic_world import promote_model, synthetic_world
 
@@ -127,6 +128,8 @@ def build_agent_world(home: Path) -> AgentWorld:
     world = AgentWorld(home, interactions, catalogue)
     promote_model(world.models_dir, (interactions, catalogue))
     build_warehouse(world.warehouse_path, interactions, catalogue)
+    # What the agent reads: the marts' snapshot, as a run publishes it.
+    publish_snapshot(world.warehouse_path, home)
     return world
 
 
