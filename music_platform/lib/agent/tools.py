@@ -35,6 +35,7 @@ from music_platform.lib.agent.sql_guard import (
     marts_tables,
     open_marts,
     run_guarded,
+    warehouse_error,
 )
 from music_platform.lib.agent.tracing import ToolTracer
 from music_platform.lib.recommender.service import (
@@ -294,7 +295,7 @@ class Toolbox:
         ) as error:
             refusal = f"no answer: {error}"
         except duckdb.Error as error:
-            refusal = f"the warehouse could not answer: {str(error).splitlines()[0]}"
+            refusal = f"the warehouse could not answer: {warehouse_error(error)}"
         duration_ms = (time.perf_counter() - started) * 1000
         rows = len(_rows_of(data)) if data is not None else 0
         self.tracer.record(
@@ -347,6 +348,7 @@ class Toolbox:
             "rows": result.rows,
             "truncated": result.truncated,
             "row_limit": self.settings.agent_sql_row_limit,
+            **({"note": result.note} if result.note else {}),
         }
 
     def close(self) -> None:
