@@ -349,6 +349,11 @@ class Settings(BaseSettings):
         return self.home_dir / "agent" / "tool_calls.jsonl"
 
     @property
+    def agent_spans_path(self) -> Path:
+        """Each question as one OpenTelemetry trace (GenAI conventions), one span a line."""
+        return self.home_dir / "agent" / "traces.jsonl"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home_dir / "dagster"
 

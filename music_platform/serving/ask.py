@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
+from music_platform.serving.request_limits import responses
 from music_platform.settings import get_settings
 
 
@@ -41,7 +42,7 @@ def add_ask_route(app: FastAPI, models_dir: Path) -> None:
 
     app.router.lifespan_context = lifespan
 
-    @app.post("/ask")
+    @app.post("/ask", responses=responses(413, 422, 503))
     def ask(request: AskRequest) -> dict[str, Any]:
         """Answer a question with the agent (tools over the marts and the recommender); the
         answer cites the rows and items it rests on, and lists every tool call."""

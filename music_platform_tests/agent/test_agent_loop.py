@@ -97,6 +97,23 @@ def test_ask_from_the_command_line_without_a_model(agent_world: AgentWorld) -> N
     assert answer["citations"] and answer["citations"][0] in answer["answer"]
 
 
+def test_a_secret_in_a_question_is_masked_in_ask_json(agent_world: AgentWorld) -> None:
+    # A key that is also a user id: the rules route it into a tool call's arguments.
+    user = str(agent_world.interactions.user_ids[0])
+    completed = run_cli(
+        "ask",
+        f"recommend tracks for user {user}",
+        "--json",
+        env=platform_environment(agent_world.home, MUSIC_PLATFORM_LLM_API_KEY=user),
+        cwd=agent_world.home,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert user not in completed.stdout
+    answer = json.loads(completed.stdout)
+    assert "***" in answer["question"]
+    assert [call["arguments"] for call in answer["tool_calls"]] == [{"user_id": "***"}]
+
+
 def test_search_catalogue_through_the_agent_loop(agent_world: AgentWorld, toolbox: Toolbox) -> None:
     track = agent_world.catalogue.row(5, named=True)
     query = f"{track['track_name']} by {track['artist_name']}"

@@ -21,7 +21,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from music_platform.lib.agent.tools import TOOLS
+from music_platform.lib.agent.tools import TOOLS, UNTRUSTED_NOTE
 from music_platform_tests.support.agent.world import INJECTED_ARTIST, AgentWorld
 from music_platform_tests.support.loopback import free_port
 from music_platform_tests.support.platform_env import platform_environment
@@ -59,7 +59,10 @@ async def _exercise(session: ClientSession, world: AgentWorld) -> dict[str, Any]
     for name, arguments in _tool_calls(world).items():
         result = await session.call_tool(name, arguments)
         assert not result.is_error, (name, result.content)
-        results[name] = json.loads(result.content[0].text)
+        marked = json.loads(result.content[0].text)
+        # The same marking the agent's tool messages carry: data, not instructions.
+        assert marked["note"] == UNTRUSTED_NOTE and marked["tool"] == name, marked
+        results[name] = marked["data"]
     escape = await session.call_tool("sql", {"query": "SELECT * FROM read_csv('/etc/passwd')"})
     results["escape"] = (escape.is_error, escape.content[0].text)
     return results

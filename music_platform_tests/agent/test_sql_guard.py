@@ -6,6 +6,7 @@ import duckdb
 import pytest
 
 from music_platform.lib.agent.sql_guard import (
+    RESULT_BYTE_CAP,
     SqlRefusedError,
     guard_sql,
     marts_tables,
@@ -106,3 +107,73 @@ def test_two_read_only_connections_in_one_process_both_answer(agent_world: Agent
     finally:
         first.close()
         second.close()
+
+
+def test_a_wide_result_is_cut_at_the_byte_cap_with_a_note(toolbox: Toolbox) -> None:
+    outcome = toolbox.call("sql", {"query": "SELECT repeat('x', 50000000) AS wide"})
+    assert outcome.ok, outcome.refusal
+    assert outcome.data is not None and outcome.data["truncated"]
+    assert "byte cap" in outcome.data["note"]
+    assert len(outcome.for_model()) < 2 * RESULT_BYTE_CAP
+    assert outcome.data["rows"][0]["wide"].endswith("[cut: 50000000 characters]")
+    many = toolbox.call("sql", {"query": "SELECT repeat('y', 1000) AS wide FROM dim_track"})
+    assert many.data is not None and many.data["truncated"] and "byte cap" in many.data["note"]
+    assert 0 < len(many.data["rows"]) < RESULT_BYTE_CAP // 1000
+
+
+def test_the_connection_has_a_memory_limit_and_no_temp_space(
+    agent_world: AgentWorld,
+) -> None:
+    connection = open_marts(agent_world.warehouse_path)
+    try:
+        limit, temp = connection.execute(
+            "SELECT current_setting('memory_limit'), current_setting('max_temp_directory_size')"
+        ).fetchone()
+        assert limit.endswith("MiB") and float(limit.split()[0]) <= 512
+        assert temp == "0 bytes"
+        # Grouping far more than the limit fails instead of spilling to disk.
+        huge = (
+            "SELECT count(*) FROM (SELECT l.event_id || t.track_id || repeat('z', 200) AS k "
+            "FROM fct_listens l, dim_track t GROUP BY k)"
+        )
+        with pytest.raises(SqlRefusedError, match="memory"):
+            run_guarded(connection, huge, allowed_tables=MARTS, row_limit=1, timeout_seconds=60)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "DESCRIBE dim_track",
+        "SHOW dim_track",
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'dim_track'",
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'dim_track'",
+    ],
+)
+def test_columns_of_the_marts_can_be_discovered(toolbox: Toolbox, query: str) -> None:
+    outcome = toolbox.call("sql", {"query": query})
+    assert outcome.ok, outcome.refusal
+    assert outcome.data is not None
+    names = {next(iter(row.values())) for row in outcome.data["rows"]}
+    assert {"track_id", "track_name", "genre"} <= names
+
+
+def test_the_catalogue_views_show_the_marts_only(toolbox: Toolbox) -> None:
+    tables = toolbox.call("sql", {"query": "SELECT * FROM information_schema.tables"})
+    shown = toolbox.call("sql", {"query": "SHOW TABLES"})
+    columns = toolbox.call("sql", {"query": "SELECT DISTINCT table_name FROM duckdb_columns()"})
+    for outcome in (tables, shown, columns):
+        assert outcome.ok and outcome.data is not None, outcome.refusal
+        listed = {row.get("table_name") or row.get("name") for row in outcome.data["rows"]}
+        assert listed and listed <= MARTS, listed
+    refused = toolbox.call("sql", {"query": "SELECT * FROM duckdb_settings()"})
+    assert not refused.ok
+
+
+def test_the_warehouse_hints_stay_in_refusals(toolbox: Toolbox) -> None:
+    column = toolbox.call("sql", {"query": "SELECT trak_name FROM dim_track"})
+    assert column.refusal and 'Candidate bindings: "track_name"' in column.refusal
+    table = toolbox.call("sql", {"query": "SELECT * FROM dim_trak"})
+    assert table.refusal and "Did you mean 'dim_track'?" in table.refusal

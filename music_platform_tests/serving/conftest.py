@@ -15,6 +15,7 @@ import uvicorn
 from music_platform.lib.recommender.interactions import InteractionMatrix
 from music_platform.serving.api import create_app
 from music_platform_tests.support.loopback import free_port
+from music_platform_tests.support.platform_env import applied, platform_environment
 from music_platform_tests.support.synthetic_world import promote_model, serving_world
 
 
@@ -30,12 +31,13 @@ def models_dir(tmp_path: Path, world: tuple[InteractionMatrix, pl.DataFrame]) ->
 
 
 @pytest.fixture
-def client(models_dir: Path) -> Iterator[httpx.Client]:
-    """The real service behind uvicorn on loopback, stopped after the test."""
+def client(models_dir: Path, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The real service behind uvicorn on loopback, stopped after the test; `POST /ask` (the
+    agent, without a model or a warehouse here) keeps its traces in a throwaway home."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(models_dir), host="127.0.0.1", port=port, log_level="warning")
-    )
+    with applied(platform_environment(tmp_path / "home")):
+        app = create_app(models_dir)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

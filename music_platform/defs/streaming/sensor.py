@@ -149,7 +149,7 @@ def streamed_days_sensor(
     ]
     if ready:
         context.log.info(f"streamed days ready: {', '.join(sorted(ready))}")
-    reported = "materialized" if isinstance(event, dg.AssetMaterialization) else "observed"
+    reported = "materialized" if isinstance(events[0], dg.AssetMaterialization) else "observed"
     return dg.SensorResult(
         run_requests=requests,
         asset_events=events,

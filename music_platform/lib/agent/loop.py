@@ -15,8 +15,10 @@ from typing import Any
 
 import duckdb
 from openai import APIError, OpenAI
+from openai.types.chat import ChatCompletion
 
 from music_platform.lib.agent.router import Status, render_outcome, route
+from music_platform.lib.agent.telemetry import AGENT_NAME
 from music_platform.lib.agent.tools import Toolbox, ToolOutcome, ToolRefusedError, secret_values
 from music_platform.lib.agent.tracing import redact
 from music_platform.lib.agent.understanding import Understander
@@ -54,8 +56,15 @@ class AgentAnswer:
     model: str | None = None
     notice: str | None = None
     status: Status = "answered"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    # The settings' secrets, masked wherever the answer is shown (`--json`, `POST /ask`).
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, Any]:
+        return redact(self._fields(), self.secrets)
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
@@ -110,15 +119,38 @@ class Agent:
         """Answer `question`; `user_id` is who asks ("for me"), by default the setting."""
         question = question.strip()
         asking_user = user_id or self.toolbox.settings.agent_user_id or None
-        if not question:
-            return AgentAnswer(
-                question,
-                "Ask a question, e.g. 'recommend tracks for user u1'.",
-                status="unanswered",
+        telemetry = self.toolbox.telemetry
+        attributes = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": AGENT_NAME,
+            "gen_ai.provider.name": "openai" if self.model else None,
+            "gen_ai.request.model": self.model,
+            "music_platform.question": question,
+            "music_platform.surface": self.toolbox.surface,
+        }
+        with telemetry.span(f"invoke_agent {AGENT_NAME}", attributes) as span:
+            if not question:
+                answer = AgentAnswer(
+                    question,
+                    "Ask a question, e.g. 'recommend tracks for user u1'.",
+                    status="unanswered",
+                )
+            elif self.client is None or self.model is None:
+                answer = self._routed(question, asking_user, NO_MODEL_NOTICE)
+            else:
+                answer = self._loop(question, asking_user)
+            telemetry.set(
+                span,
+                {
+                    "music_platform.answer": answer.answer,
+                    "music_platform.status": answer.status,
+                    "music_platform.rounds": answer.rounds,
+                    "music_platform.citations": answer.citations,
+                    "gen_ai.usage.input_tokens": answer.input_tokens,
+                    "gen_ai.usage.output_tokens": answer.output_tokens,
+                },
             )
-        if self.client is None or self.model is None:
-            return self._routed(question, asking_user, NO_MODEL_NOTICE)
-        return self._loop(question, asking_user)
+        return answer
 
     # -- without a model -------------------------------------------------------------------
     def _routed(self, question: str, asking_user: str | None, notice: str) -> AgentAnswer:
@@ -148,14 +180,10 @@ class Agent:
             )
         messages.append({"role": "user", "content": question})
         outcomes: list[ToolOutcome] = []
+        tokens = [0, 0]
         for round_number in range(1, self.max_rounds + 1):
             try:
-                response = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    tools=self.toolbox.specs(),  # type: ignore[arg-type]
-                    tool_choice="auto",
-                )
+                response = self._chat(messages, tokens)
             except APIError as error:
                 # The rules may still answer; the answer says the model did not.
                 failure = f"The model endpoint failed ({type(error).__name__}: {error.message})"
@@ -163,11 +191,14 @@ class Agent:
                 routed.answer = f"{failure}, so the rules answered instead.\n\n{routed.answer}"
                 routed.tool_calls = outcomes + routed.tool_calls
                 routed.rounds = round_number
+                routed.input_tokens, routed.output_tokens = tokens
                 return routed
             message = response.choices[0].message
             calls = message.tool_calls or []
             if not calls:
-                return self._finish(question, message.content or "", outcomes, round_number)
+                return self._finish(
+                    question, message.content or "", outcomes, round_number, tokens=tokens
+                )
             messages.append(
                 {
                     "role": "assistant",
@@ -199,7 +230,50 @@ class Agent:
         answer = f"Stopped after {self.max_rounds} tool rounds without a final answer. " + " ".join(
             render_outcome(outcome) for outcome in outcomes[-1:]
         )
-        return self._finish(question, answer, outcomes, rounds=self.max_rounds)
+        return self._finish(question, answer, outcomes, rounds=self.max_rounds, tokens=tokens)
+
+    def _chat(self, messages: list[dict[str, Any]], tokens: list[int]) -> ChatCompletion:
+        """One model turn, traced as a `chat {model}` span; `tokens` adds up its usage."""
+        assert self.client is not None and self.model is not None
+        telemetry = self.toolbox.telemetry
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": self.model,
+        }
+        with telemetry.span(f"chat {self.model}", attributes) as span:
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                tools=self.toolbox.specs(),  # type: ignore[arg-type]
+                tool_choice="auto",
+            )
+            message = response.choices[0].message
+            usage = response.usage
+            if usage is not None:
+                tokens[0] += usage.prompt_tokens
+                tokens[1] += usage.completion_tokens
+            telemetry.set(
+                span,
+                {
+                    "gen_ai.response.id": response.id,
+                    "gen_ai.response.model": response.model,
+                    "gen_ai.response.finish_reasons": [c.finish_reason for c in response.choices],
+                    "gen_ai.usage.input_tokens": usage.prompt_tokens if usage else None,
+                    "gen_ai.usage.output_tokens": usage.completion_tokens if usage else None,
+                    "gen_ai.output.messages": [
+                        {
+                            "role": "assistant",
+                            "content": message.content,
+                            "tool_calls": [
+                                {"name": call.function.name, "arguments": call.function.arguments}
+                                for call in message.tool_calls or []
+                            ],
+                        }
+                    ],
+                },
+            )
+        return response
 
     def _finish(
         self,
@@ -209,6 +283,7 @@ class Agent:
         rounds: int,
         notice: str | None = None,
         status: Status | None = None,
+        tokens: list[int] | None = None,
     ) -> AgentAnswer:
         citations = list(dict.fromkeys(c for outcome in outcomes for c in outcome.citations))
         cited_in_text = [c for c in citations if c in answer]
@@ -223,6 +298,9 @@ class Agent:
             model=self.model,
             notice=notice,
             status=status or ("answered" if answer.strip() else "unanswered"),
+            input_tokens=tokens[0] if tokens else 0,
+            output_tokens=tokens[1] if tokens else 0,
+            secrets=self._secrets,
         )
 
 

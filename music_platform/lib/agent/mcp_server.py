@@ -2,7 +2,8 @@
 former FastMCP), on stdio or streamable HTTP.
 
 Each MCP tool is a thin function with the tool's own typed signature that goes through
-`Toolbox.call`, so MCP clients get the same SQL guard, limits and tracing as the agent loop.
+`Toolbox.call`, so MCP clients get the same SQL guard, limits and tracing as the agent loop, and
+the same result: marked as untrusted data (a bio may hold injected orders), secrets masked.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pydantic import Field
 from pydantic_core import PydanticUndefined
 
 from music_platform.lib.agent.loop import SYSTEM_PROMPT
-from music_platform.lib.agent.tools import Tool, Toolbox
+from music_platform.lib.agent.tools import Tool, Toolbox, secret_values
+from music_platform.lib.agent.tracing import redact
 
 SERVER_NAME = "music-platform"
 
@@ -40,11 +42,13 @@ def _signature(tool: Tool) -> inspect.Signature:
 
 
 def _bind(toolbox: Toolbox, tool: Tool) -> Callable[..., dict[str, Any]]:
+    secrets = secret_values(toolbox.settings)
+
     def call(**arguments: Any) -> dict[str, Any]:
         outcome = toolbox.call(tool.name, arguments)
         if not outcome.ok or outcome.data is None:
-            raise ToolError(outcome.refusal or "refused")
-        return outcome.data
+            raise ToolError(redact(outcome.refusal or "refused", secrets))
+        return redact(outcome.marked(), secrets)
 
     call.__name__ = tool.name
     call.__doc__ = tool.description

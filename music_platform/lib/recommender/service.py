@@ -22,7 +22,8 @@ from music_platform.lib.recommender.models.base import Recommender
 from music_platform.lib.sources.identity import normalise_artist
 
 CATALOGUE_FILE = "catalogue.parquet"
-MAX_K = 100
+# How many answers one request may ask for, over HTTP, from the agent and over MCP alike.
+MAX_RECOMMENDATIONS = 100
 
 
 class NoModelError(RuntimeError):
@@ -326,8 +327,8 @@ class RecommendationService:
 
 
 def _check_k(k: int) -> None:
-    if not 1 <= k <= MAX_K:
-        raise InvalidRequestError(f"k must be between 1 and {MAX_K}, got {k}")
+    if not 1 <= k <= MAX_RECOMMENDATIONS:
+        raise InvalidRequestError(f"k must be between 1 and {MAX_RECOMMENDATIONS}, got {k}")
 
 
 def _track_label(loaded: _LoadedModel, track_id: str) -> str:

@@ -199,7 +199,7 @@ ATTACKS: list[tuple[str, dict[str, Any]]] = [
     ("sql", {"query": "SET enable_external_access = true"}),
     ("sql", {"query": "SELECT * FROM main.secrets"}),
     ("sql", {"query": "SELECT * FROM secrets"}),
-    ("sql", {"query": "SELECT * FROM information_schema.tables"}),
+    ("sql", {"query": "SELECT * FROM information_schema.schemata"}),
     ("sql", {"query": "SELECT * FROM duckdb_settings()"}),
     ("sql", {"query": "WITH x AS (SELECT 1) DELETE FROM dim_track"}),
     ("sql", {"query": "SELECT * INTO stolen FROM dim_track"}),
