@@ -54,7 +54,7 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
 }
 
 _LOCK_RETRY_SECONDS = 0.2
-_HELD_MEMORY_LIMIT = "256MB"
+_HELD_MEMORY_LIMIT = "128MB"
 # Where tables lived before they moved to the file's own schema "main" (see ensure_tables).
 _LEGACY_SCHEMA = "staging"
 
