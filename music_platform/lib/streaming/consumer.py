@@ -150,6 +150,8 @@ class EventConsumer:
                     "enable.auto.commit": False,
                     "auto.offset.reset": "earliest",
                     "enable.partition.eof": False,
+                    # librdkafka prefetches up to 64 MB by default: a few batches are enough.
+                    "queued.max.messages.kbytes": 16_384,
                     **group_settings(self.settings),
                 },
             )
