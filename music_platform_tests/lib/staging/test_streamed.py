@@ -205,6 +205,7 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
     )
     assert result.streamed is not None
     assert (result.streamed.received, result.streamed.loaded) == (7, 3)
+    assert result.streamed.late == 3  # consumed today, long after their day ended
     rows = day_rows(store)
     assert rows.height == 103
     assert {"s-new-1", "s-new-2", "refused-in-batch00000000"} <= set(rows["event_id"])
