@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.spinner import Spinner
 from rich.text import Text
 
-from music_platform.run_summary import ROW_COUNT, SKIPPED
+from music_platform.run_summary import ROW_COUNT, SKIPPED, WINDOW_TOTALS
 
 
 @dataclass
@@ -62,9 +62,13 @@ class RunView:
                 skipped = materialization.metadata.get(SKIPPED)
                 if skipped is not None:
                     progress.skipped = str(getattr(skipped, "value", skipped))
-                if progress.rows is None:  # a partition range reports its one count per day
-                    value = materialization.metadata.get(ROW_COUNT)
-                    progress.rows = None if value is None else int(getattr(value, "value", 0))
+                value = materialization.metadata.get(ROW_COUNT)
+                # Each partition reports its own count, which add up; an asset reporting its
+                # window's total in every partition (WINDOW_TOTALS) is counted once.
+                if value is not None and (
+                    progress.rows is None or WINDOW_TOTALS not in materialization.metadata
+                ):
+                    progress.rows = (progress.rows or 0) + int(getattr(value, "value", 0))
             elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
                 evaluation = event.event_specific_data
                 progress = self._progress(step, evaluation.asset_check_key.asset_key)

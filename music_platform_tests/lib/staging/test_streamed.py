@@ -201,6 +201,7 @@ def test_a_day_takes_its_streamed_events_as_one_validation_would(store: StagingS
     assert result.streamed is not None
     assert (result.streamed.received, result.streamed.loaded) == (7, 4)
     assert result.streamed.unknown_tracks == 1
+    assert result.streamed.late == 4  # consumed today, long after their day ended
     rows = day_rows(store)
     assert rows.height == 104
     assert {"s-new-1", "s-new-2", "refused-in-batch00000000", "s-unknown-track"} <= set(
