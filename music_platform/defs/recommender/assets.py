@@ -19,6 +19,7 @@ from music_platform.defs.shared.keys import (
     MODEL_FRESHNESS,
     RECOMMENDER_MODEL,
     WAREHOUSE_POOL,
+    single_run_backfill,
 )
 from music_platform.lib.model_registry import ModelCard, ModelRegistry
 from music_platform.resources.warehouse import WarehouseResource
@@ -185,6 +186,8 @@ def _not_evaluated(
     kinds={"python", "scipy"},
     freshness_policy=MODEL_FRESHNESS,
     pool=WAREHOUSE_POOL,
+    # Once per run whatever days it covers, so a backfill of the daily path can include it.
+    backfill_policy=single_run_backfill,
     check_specs=[
         dg.AssetCheckSpec(
             "beats_popularity_baseline",

@@ -8,6 +8,7 @@ from music_platform.defs.shared.keys import (
     CATALOGUE_EMBEDDINGS,
     CATALOGUE_FRESHNESS,
     WAREHOUSE_POOL,
+    single_run_backfill,
 )
 from music_platform.defs.warehouse.dbt import dbt_catalogue_models, dbt_daily_models
 from music_platform.resources.warehouse import WarehouseResource
@@ -49,6 +50,8 @@ MARTS = sorted(
     kinds={"duckdb"},
     freshness_policy=CATALOGUE_FRESHNESS,
     pool=WAREHOUSE_POOL,
+    # Once per run whatever days it covers, so a backfill of the daily path can include it.
+    backfill_policy=single_run_backfill,
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_NAME,
