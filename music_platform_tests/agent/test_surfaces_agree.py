@@ -57,7 +57,8 @@ async def _mcp_results(world: AgentWorld, cwd: Path, calls: list[tuple[str, dict
         for name, arguments in calls:
             result = await session.call_tool(name, arguments)
             assert not result.is_error, (name, result.content)
-            results.append(json.loads(result.content[0].text))
+            # MCP results come marked as untrusted data, like the agent's tool messages.
+            results.append(json.loads(result.content[0].text)["data"])
     return results
 
 
