@@ -368,7 +368,7 @@ def _explained(
         check_name=result.check_name,
         passed=result.passed,
         severity=result.severity,
-        metadata={**result.metadata, "partitions": scope},
+        metadata={**result.metadata, "partitions": scope.removeprefix("partitions ")},
         description=description.strip(),
     )
 
