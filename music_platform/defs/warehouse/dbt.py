@@ -206,8 +206,8 @@ def dbt_catalogue_models(
     dbt: DbtCliResource,
     warehouse: dg.ResourceParam[WarehouseResource],
 ) -> Iterator[Any]:
-    # dim_track reads landing.listens, so Dagster may run the catalogue in several steps: a
-    # step's selection must not pull in the daily models' tests of tables not built yet.
+    # A subset's selection (some catalogue models picked alone) must not pull in the daily
+    # models' tests that read them, whose tables may not be built yet.
     cautious = ("--indirect-selection", "cautious")
     yield from with_row_counts(dbt.cli([*BUILD, *cautious], context=context), warehouse)
 
