@@ -206,10 +206,7 @@ def dbt_catalogue_models(
     dbt: DbtCliResource,
     warehouse: dg.ResourceParam[WarehouseResource],
 ) -> Iterator[Any]:
-    # A subset's selection (some catalogue models picked alone) must not pull in the daily
-    # models' tests that read them, whose tables may not be built yet.
-    cautious = ("--indirect-selection", "cautious")
-    yield from with_row_counts(dbt.cli([*BUILD, *cautious], context=context), warehouse)
+    yield from with_row_counts(dbt.cli([*BUILD], context=context), warehouse)
 
 
 @dbt_assets(
