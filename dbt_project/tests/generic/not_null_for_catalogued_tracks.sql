@@ -4,8 +4,14 @@
     for: a track heard before the catalogue holds it has nothing to describe it yet.
 -#}
 
+with checked as (
+
+    select * from {{ model }}
+
+)
+
 select checked.{{ column_name }}
-from {{ model }} as checked
+from checked
 where checked.{{ column_name }} is null
     and exists (
         select 1
