@@ -9,6 +9,7 @@ import itertools
 import json
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -25,6 +26,30 @@ app = typer.Typer(
     help="Listening events through Kafka (KAFKA_BOOTSTRAP_SERVERS) into staging, exactly once.",
     no_args_is_help=True,
 )
+
+
+PLAIN_PROGRESS_SECONDS = 10.0
+
+
+class _Progress:
+    """One line rewritten in place on a terminal; written to a file or pipe (a log), a plain
+    line at most every PLAIN_PROGRESS_SECONDS and never a carriage return."""
+
+    def __init__(self) -> None:
+        self._last_plain = -PLAIN_PROGRESS_SECONDS
+
+    def show(self, line: str) -> None:
+        if console.is_terminal:
+            console.print(line, end="\r", highlight=False)
+        elif time.monotonic() - self._last_plain >= PLAIN_PROGRESS_SECONDS:
+            self._last_plain = time.monotonic()
+            console.print(line, highlight=False)
+
+    @staticmethod
+    def end() -> None:
+        """Leave the rewritten line (on a terminal; elsewhere every line ended already)."""
+        if console.is_terminal:
+            console.print()
 
 
 def _settings_or_exit() -> Settings:
@@ -107,12 +132,12 @@ def produce(
         else:
             raise _fail(RuntimeError(f"{problem} Pass --ignore-catalogue to send them anyway."))
 
+    shown = _Progress()
+
     def progress(report: ProduceReport) -> None:
-        console.print(
+        shown.show(
             f"sent {report.sent:,} delivered {report.delivered:,} failed {report.failed:,} "
-            f"({report.sent / max(report.seconds, 1e-9):,.0f}/s)",
-            end="\r",
-            highlight=False,
+            f"({report.sent / max(report.seconds, 1e-9):,.0f}/s)"
         )
 
     try:
@@ -122,9 +147,9 @@ def produce(
             itertools.chain([first], frames), kafka, rate=rate or None, on_progress=progress
         )
     except StreamingError as error:
-        console.print()
+        _Progress.end()
         raise _fail(error) from None
-    console.print()
+    _Progress.end()
     typer.echo(
         f"delivered {report.delivered:,} events to {kafka.topic!r} in {report.seconds:.1f} s"
     )
@@ -280,19 +305,19 @@ def consume(
     store = staging_resource(settings).store()
     consumer = EventConsumer(store, settings.kafka, group=group)
 
+    shown = _Progress()
+
     def progress(report: ConsumeReport) -> None:
-        console.print(
+        shown.show(
             f"staged {report.staged:,} · duplicates {report.duplicates:,} · rejected "
-            f"{report.rejected:,} · late {report.late:,} · batches {report.batches:,}",
-            end="\r",
-            highlight=False,
+            f"{report.rejected:,} · late {report.late:,} · batches {report.batches:,}"
         )
 
     try:
         report = consumer.run(stop=stop, idle_seconds=until_idle, on_batch=progress)
     except (StreamingError, StagingError) as error:
         raise _fail(error) from None
-    console.print()
+    _Progress.end()
     typer.echo(
         f"received {report.received:,} events: staged {report.staged:,}, duplicates "
         f"{report.duplicates:,}, rejected {report.rejected:,} (dead-lettered), late {report.late:,}"

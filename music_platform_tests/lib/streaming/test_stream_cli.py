@@ -109,6 +109,8 @@ def test_produce_refuses_a_seed_whose_world_the_staged_catalogue_does_not_know(
     matching = run_cli("stream", "produce", "--count", "300", env=env, cwd=tmp_path)
     assert matching.returncode == 0, matching.stderr
     assert "warning" not in matching.stderr
+    # Its output is a pipe, not a terminal: plain progress lines, no carriage returns.
+    assert "\r" not in matching.stderr
     assert sum(stream_position(kafka, {}).end_offsets.values()) == 300
 
     forced = run_cli(
@@ -182,6 +184,7 @@ def test_kcat_events_are_staged_and_the_lag_shown_matches_the_broker(
     consumed = run_cli("stream", "consume", "--until-idle", "3", env=env, cwd=tmp_path)
     assert consumed.returncode == 0, consumed.stderr
     assert "received 300 events: staged 300" in consumed.stdout
+    assert "\r" not in consumed.stderr
 
     with applied(env):
         staged = pl.from_arrow(DuckDBStagingStore(get_settings().staging_path).read(LISTEN_EVENTS))
