@@ -51,12 +51,12 @@ def _metadata(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> dict:
 def _sql_counts(home: Path, day: str) -> dict[str, int]:
     with duckdb.connect(str(home / "staging.duckdb"), read_only=True) as staging:
         [(staged,)] = staging.execute(
-            "SELECT COUNT(*) FROM staging.staging.listens WHERE listen_date = ?", [day]
+            "SELECT COUNT(*) FROM staging.listens WHERE listen_date = ?", [day]
         ).fetchall()
         [(duplicates, rejected)] = staging.execute(
             "SELECT COUNT(*) FILTER (WHERE reason LIKE 'duplicate %'), "
             "COUNT(*) FILTER (WHERE reason NOT LIKE 'duplicate %') "
-            "FROM staging.staging.rejects WHERE table_name = 'listens' AND partition_key = ?",
+            "FROM staging.rejects WHERE table_name = 'listens' AND partition_key = ?",
             [day],
         ).fetchall()
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as warehouse:

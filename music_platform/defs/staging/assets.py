@@ -235,7 +235,7 @@ def _day_metadata(
         # How long after the day ended its listens were staged.
         "freshness_lag_hours": dg.MetadataValue.float(round(lag.total_seconds() / 3600, 2)),
         "batch_ids": [result.batch_id],
-        "blocked": result.refused or "no",
+        "blocked": _blocked_metadata([result.refused])["blocked"] if result.refused else "no",
     }
 
 
@@ -468,7 +468,6 @@ def _stage_listens(
             **selection.as_metadata(),
             "engine": staging.engine,
             "window": f"{context.partition_keys[0]} .. {context.partition_keys[-1]}",
-            **_blocked_metadata(blocked),
         }
     )
     checks = [

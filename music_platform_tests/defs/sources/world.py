@@ -139,6 +139,20 @@ class Outcome:
         assert events, f"{key} was not materialized"
         return {name: value.value for name, value in events[-1].materialization.metadata.items()}
 
+    def partition_metadata(self, key: str) -> dict[str | None, dict]:
+        """Each partition's own materialization metadata (a daily asset reports its figures per
+        day), by partition key."""
+        return {
+            e.partition: {name: value.value for name, value in e.materialization.metadata.items()}
+            for e in self.result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey.from_user_string(key)
+        }
+
+    def summed(self, key: str, *figures: str) -> tuple[int, ...]:
+        """`figures` added up over the asset's partitions."""
+        days = self.partition_metadata(key).values()
+        return tuple(sum(int(day[figure]) for day in days) for figure in figures)
+
     def check(self, key: str, name: str) -> dg.AssetCheckEvaluation:
         (evaluation,) = [
             e

@@ -86,6 +86,8 @@ def test_staging_listens_counts_the_streamed_events_of_its_day(tmp_path: Path) -
             "volume_as_expected": True,
             "reject_rate_within_threshold": True,
             "no_schema_drift": True,
+            "tracks_in_catalogue": True,
+            "track_match_rate_above_threshold": True,
         }
         assert store.count(LISTENS, DAY) == 101
 
