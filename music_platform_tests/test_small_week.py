@@ -73,11 +73,11 @@ def test_a_week_with_unknown_tracks_keeps_every_listen_and_flags_them(
     )
     assert assets["fct_listens"]["rows"] == LISTENS
     with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as warehouse:
-        inferred = warehouse.sql(
+        inferred = warehouse.execute(
             "SELECT count(*), count(track_name), min(source_name) FROM analytics.dim_track "
             "WHERE is_inferred"
         ).fetchone()
-        unattributed = warehouse.sql(
+        unattributed = warehouse.execute(
             "SELECT count(*) FROM analytics.fct_listens WHERE artist_id IS NULL"
         ).fetchone()
     # Five never-catalogued tracks and the one whose catalogue row was rejected.
