@@ -14,9 +14,8 @@ import dataclasses
 import datetime as dt
 import getpass
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import polars as pl
 import psycopg
@@ -47,6 +46,7 @@ from music_platform.lib.staging.store import (
     REJECTS_TABLE,
     Accept,
     BeforeCommit,
+    HeldConnections,
     LoadResult,
     PreparedLoad,
     StagingConnectionError,
@@ -109,7 +109,7 @@ class PostgresStagingStore(StagingStore):
         self._before_commit = before_commit
         self._connect_timeout = connect_timeout
         self._ensured = False
-        self._held = threading.local()
+        self._connections = HeldConnections(self._open)
 
     def __repr__(self) -> str:
         params = conninfo_to_dict(self.conninfo)
@@ -120,24 +120,11 @@ class PostgresStagingStore(StagingStore):
     def held_connection(self) -> Iterator[None]:
         """This thread's calls share one open connection until the block ends, instead of
         connecting for each call (the stream consumer)."""
-        if getattr(self._held, "connection", None) is not None:
+        with self._connections.hold():
             yield
-            return
-        with self._open() as connection:
-            self._held.connection = connection
-            try:
-                yield
-            finally:
-                self._held.connection = None
 
-    @contextmanager
-    def _connect(self) -> Iterator[psycopg.Connection]:
-        held = getattr(self._held, "connection", None)
-        if held is not None:
-            yield held
-            return
-        with self._open() as connection:
-            yield connection
+    def _connect(self) -> AbstractContextManager[psycopg.Connection]:
+        return self._connections.connect()
 
     @contextmanager
     def _open(self) -> Iterator[psycopg.Connection]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from music_platform.lib.schemas import (
     LISTENS,
@@ -265,6 +266,41 @@ def column_dtype(contract: TableContract, column: str) -> pl.DataType:
         return contract.schema[column]
     except KeyError:
         raise ValueError(f"{contract.name} has no column {column!r}") from None
+
+
+Connection = TypeVar("Connection")
+
+
+class HeldConnections(Generic[Connection]):
+    """A store's connections: a new one from `open_` for each `connect()`, unless this thread
+    holds one (`hold()`), which every `connect()` inside that block then shares."""
+
+    def __init__(self, open_: Callable[[], AbstractContextManager[Connection]]) -> None:
+        self._open = open_
+        self._local = threading.local()
+
+    @contextmanager
+    def hold(self) -> Iterator[Connection | None]:
+        """Hold one connection for this thread until the block ends. Yields it, or None when an
+        outer block already holds one."""
+        if getattr(self._local, "connection", None) is not None:
+            yield None
+            return
+        with self._open() as connection:
+            self._local.connection = connection
+            try:
+                yield connection
+            finally:
+                self._local.connection = None
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        held = getattr(self._local, "connection", None)
+        if held is not None:
+            yield held
+            return
+        with self._open() as connection:
+            yield connection
 
 
 class StagingStore(ABC):
