@@ -235,7 +235,7 @@ def _day_metadata(
         # How long after the day ended its listens were staged.
         "freshness_lag_hours": dg.MetadataValue.float(round(lag.total_seconds() / 3600, 2)),
         "batch_ids": [result.batch_id],
-        "blocked": _blocked_metadata([result.refused])["blocked"] if result.refused else "no",
+        "blocked": _blocked(result.refused) if result.refused else "no",
     }
 
 
@@ -295,10 +295,8 @@ def _volume_check(
     )
 
 
-def _blocked_metadata(blocked: list[str]) -> dict[str, str]:
-    if not blocked:
-        return {}
-    return {"blocked": "not written, the previous state stays: " + "; ".join(blocked)}
+def _blocked(reason: str) -> str:
+    return f"not written, the previous state stays: {reason}"
 
 
 def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
@@ -356,7 +354,7 @@ def _catalogue_asset(contract: schemas.TableContract) -> dg.AssetsDefinition:
             **_load_metadata(raw.height, [result], source_name),
             **selection.as_metadata(),
             "engine": staging.engine,
-            **_blocked_metadata([blocked] if blocked else []),
+            **({"blocked": _blocked(blocked)} if blocked else {}),
         }
         yield dg.MaterializeResult(metadata={**table_metadata(preview), **metadata})
         checks = [*_check_results(contract, [result], limit), _volume_check(contract, [volume])]
@@ -419,7 +417,6 @@ def _stage_listens(
     history = _partition_history(store)
     results: list[LoadResult] = []
     volumes: list[compare.Finding] = []
-    blocked: list[str] = []
     unknown = _UnknownTracks(settings.min_match_rate)
     source_name = "unknown"
     for partition_key in context.partition_keys:
@@ -440,8 +437,6 @@ def _stage_listens(
         reason = result.refused
         if reason is None:
             history[partition_key] = result.rows_loaded
-        else:
-            blocked.append(reason)
         context.log.info(
             f"{partition_key}: staged {result.rows_loaded} events "
             f"({result.streamed.loaded if result.streamed else 0} streamed), "
