@@ -286,15 +286,14 @@ def with_row_counts(
             if node and node.get("relation_name"):
                 relations[event.output_name] = node["relation_name"]
     client = warehouse.client()
-    counts = client.relation_row_counts(
-        relations, date_column=LISTEN_DATE if window else None, window=window
-    )
+    daily: dict[str, dict[str, int]] = {}
+    if window:
+        # One scan per model: the window's count is its days' counts added up.
+        daily = client.relation_daily_row_counts(relations, date_column=LISTEN_DATE, window=window)
+        counts = {name: sum(days.values()) for name, days in daily.items()}
+    else:
+        counts = client.relation_row_counts(relations)
     columns = client.relation_columns(relations)
-    daily = (
-        client.relation_daily_row_counts(relations, date_column=LISTEN_DATE, window=window)
-        if window
-        else {}
-    )
     scope = f"partitions {window[0]} .. {window[1]}" if window else "the whole table"
     for event in buffered:
         if isinstance(event, dg.Output) and event.output_name in counts:
