@@ -11,8 +11,7 @@ check's included; this counts only the work.
 
 from __future__ import annotations
 
-import json
-
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 RETRY_AFTER_SECONDS = 1
@@ -42,7 +41,7 @@ class ConcurrencyLimit:
             return
         if self.in_flight >= self.limit:
             self.shed += 1
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         self.in_flight += 1
         try:
@@ -50,22 +49,13 @@ class ConcurrencyLimit:
         finally:
             self.in_flight -= 1
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = JSONResponse(
             {
                 "detail": f"the service is at its limit of {self.limit} requests in progress; "
                 f"retry after {RETRY_AFTER_SECONDS} s"
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-                ],
-            }
+            },
+            status_code=503,
+            headers={"retry-after": str(RETRY_AFTER_SECONDS)},
         )
-        await send({"type": "http.response.body", "body": body})
+        await refusal(scope, receive, send)

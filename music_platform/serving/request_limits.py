@@ -8,7 +8,6 @@ Every status the service answers is described in the OpenAPI document by `ERROR_
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -93,7 +92,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         body = bytearray()
         more = True
@@ -104,7 +103,7 @@ class BodySizeLimit:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
         replayed = False
 
@@ -117,19 +116,10 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        content = json.dumps(
-            {"detail": f"the request body is larger than the limit of {self.limit} bytes"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(content)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = JSONResponse(
+            {"detail": f"the request body is larger than the limit of {self.limit} bytes"},
+            status_code=413,
+            headers={"connection": "close"},
         )
-        await send({"type": "http.response.body", "body": content})
+        await refusal(scope, receive, send)
