@@ -82,7 +82,7 @@ def produce(
         typer.Option(
             "--ignore-catalogue",
             help="Send even when the staged catalogue does not know the world's tracks and users "
-            "(their events are then rejected when their day is staged).",
+            "(their days then block on the match rate when staged).",
         ),
     ] = False,
 ) -> None:
@@ -161,9 +161,9 @@ def _world_mismatch(
     """What is wrong when staging does not know the world about to be sent, and how to match."""
     if not fit.catalogue_staged:
         return (
-            f"staging holds no catalogue yet, so the events of seed {seed} ({seed_from}) will be "
-            f"rejected when their day is staged unless the catalogue is built from the same "
-            f"world: SYNTHETIC_SEED={seed} music-platform run."
+            f"staging holds no catalogue yet, so the days of the events of seed {seed} "
+            f"({seed_from}) will block on the match rate when staged unless the catalogue is "
+            f"built from the same world: SYNTHETIC_SEED={seed} music-platform run."
         )
     known = (
         f"{fit.tracks_known} of {fit.tracks_sampled} sampled tracks and {fit.users_known} of "
@@ -171,7 +171,8 @@ def _world_mismatch(
     )
     problem = (
         f"the staged catalogue does not know the world of seed {seed} ({seed_from}): {known} "
-        "are staged, so its events would be rejected and their days blocked when staged."
+        "are staged, so their days would block on the match rate (MUSIC_PLATFORM_MIN_MATCH_RATE) "
+        "when staged."
     )
     if catalogue is None:
         return (
