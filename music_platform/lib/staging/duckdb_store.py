@@ -24,6 +24,7 @@ from music_platform.lib.schemas import (
     TableContract,
     rejects_columns,
 )
+from music_platform.lib.sql import quote_identifier
 from music_platform.lib.staging import streamed
 from music_platform.lib.staging.store import (
     LOAD_BATCHES_KEY,
@@ -70,13 +71,8 @@ def _file_lock(path: Path) -> threading.Lock:
         return _FILE_LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
-def _quote(*parts: str) -> str:
-    """A (schema-)qualified identifier, quoted so any name is safe."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
-
-
 def _column_list(names: Sequence[str]) -> str:
-    return ", ".join(_quote(name) for name in names)
+    return ", ".join(quote_identifier(name) for name in names)
 
 
 class DuckDBStagingStore(StagingStore):
@@ -157,11 +153,13 @@ class DuckDBStagingStore(StagingStore):
             connection.close()
 
     def _table(self, name: str) -> str:
-        return _quote(self._catalog, self.schema, name)
+        return quote_identifier(self._catalog, self.schema, name)
 
     def ensure_tables(self) -> None:
         with _file_lock(self.path), self._connect() as connection:
-            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(self._catalog, self.schema)}")
+            connection.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self._catalog, self.schema)}"
+            )
             connection.begin()
             try:
                 self._create_tables(connection)
@@ -192,7 +190,7 @@ class DuckDBStagingStore(StagingStore):
             ).fetchall()
         }
         for (name,) in legacy:
-            old = _quote(self._catalog, _LEGACY_SCHEMA, name)
+            old = quote_identifier(self._catalog, _LEGACY_SCHEMA, name)
             if name in created:
                 connection.execute(f"INSERT INTO {self._table(name)} BY NAME SELECT * FROM {old}")
             else:  # a table this store does not manage: moved as it is
@@ -201,7 +199,7 @@ class DuckDBStagingStore(StagingStore):
         if legacy:
             # DuckDB refuses catalog.schema here when both are called "staging"; the current
             # catalog is this file's.
-            connection.execute(f"DROP SCHEMA {_quote(_LEGACY_SCHEMA)}")
+            connection.execute(f"DROP SCHEMA {quote_identifier(_LEGACY_SCHEMA)}")
 
     def _create_tables(self, connection: duckdb.DuckDBPyConnection) -> None:
         for contract in self.tables:
@@ -252,7 +250,7 @@ class DuckDBStagingStore(StagingStore):
         and every load replaces the whole partition or table.
         """
         definitions = [
-            f"{_quote(column)} {_DUCKDB_TYPES[dtype.base_type()]}"
+            f"{quote_identifier(column)} {_DUCKDB_TYPES[dtype.base_type()]}"
             + (" NOT NULL" if column in key else "")
             for column, dtype in columns.items()
         ]
@@ -265,7 +263,7 @@ class DuckDBStagingStore(StagingStore):
     ) -> LoadResult:
         if prepared.partition_key is None:
             return self._replace(prepared, "", [], include_streamed, accept)
-        where = f"WHERE {_quote(prepared.contract.partition_column or '')} = ?"
+        where = f"WHERE {quote_identifier(prepared.contract.partition_column or '')} = ?"
         return self._replace(prepared, where, [prepared.partition_value], include_streamed, accept)
 
     def _replace(
@@ -478,14 +476,17 @@ class DuckDBStagingStore(StagingStore):
         if not days:
             return "WHERE false", []
         placeholders = ", ".join("?" for _ in days)
-        return f"WHERE {_quote(contract.partition_column or '')} IN ({placeholders})", list(days)
+        return (
+            f"WHERE {quote_identifier(contract.partition_column or '')} IN ({placeholders})",
+            list(days),
+        )
 
     def keys(self, contract: TableContract, column: str) -> pl.Series:
         dtype = column_dtype(contract, column)
         with self._connect() as connection:
             table = connection.sql(
-                f"SELECT DISTINCT {_quote(column)} FROM {self._table(contract.name)} "
-                f"WHERE {_quote(column)} IS NOT NULL"
+                f"SELECT DISTINCT {quote_identifier(column)} FROM {self._table(contract.name)} "
+                f"WHERE {quote_identifier(column)} IS NOT NULL"
             ).to_arrow_table()
         return pl.Series(column, table.column(0), dtype=dtype)
 

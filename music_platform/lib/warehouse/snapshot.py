@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from music_platform.lib.processes import process_exists
+from music_platform.lib.sql import quote_identifier
 
 # The marts dbt builds and the catalogue index beside them: everything readers query.
 SNAPSHOT_SCHEMAS = ("analytics", "rag")
@@ -116,10 +117,10 @@ def _copy_marts(warehouse: Path, target: Path) -> dict[str, int]:
         ).fetchall()
         connection.execute("BEGIN")
         for schema in sorted({schema for schema, _ in relations}):
-            connection.execute(f"CREATE SCHEMA {_quote(schema)}")
+            connection.execute(f"CREATE SCHEMA {quote_identifier(schema)}")
         # Views become tables: the snapshot holds no schema that a view could read from.
         for schema, name in relations:
-            relation = f"{_quote(schema)}.{_quote(name)}"
+            relation = quote_identifier(schema, name)
             connection.execute(f"CREATE TABLE {relation} AS SELECT * FROM source.{relation}")
             (rows,) = connection.execute(f"SELECT COUNT(*) FROM {relation}").fetchone() or (0,)
             tables[f"{schema}.{name}"] = int(rows)
@@ -127,10 +128,6 @@ def _copy_marts(warehouse: Path, target: Path) -> dict[str, int]:
         connection.execute("DETACH source")
         connection.execute("CHECKPOINT")
     return tables
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _fsync(path: Path) -> None:
